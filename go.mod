@@ -1,0 +1,16 @@
+module github.com/tuxboot/tuxboot
+
+go 1.26.8
+
+require (
+	github.com/creack/pty v1.1.24 // indirect
+	github.com/digitalocean/go-qemu v0.0.0-20250212194115-ee9b0668d242 // indirect
+	github.com/gofrs/flock v0.13.2 // indirect
+	github.com/klauspost/compress v1.20.4 // indirect
+	github.com/mattn/go-colorable v0.1.14 // indirect
+	github.com/mattn/go-isatty v0.0.20 // indirect
+	github.com/rs/zerolog v1.35.1 // indirect
+	github.com/ulikunitz/xz v0.5.17 // indirect
+	go.bug.st/serial v1.8.0 // indirect
+	golang.org/x/sys v0.49.0 // indirect
+)
