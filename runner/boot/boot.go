@@ -117,3 +117,28 @@ type Result struct {
 	LogBytes   int64               `json:"log_bytes"`
 	DurationMS int64               `json:"duration_ms"`
 }
+
+// Event types, streamed while a boot runs.
+const (
+	EventState     = "state"     // State is set: queued, scheduled, running, finished
+	EventMilestone = "milestone" // Milestone is set
+	EventCrash     = "crash"     // Crash is set
+	EventTest      = "test"      // Test is set
+	EventKernel    = "kernel"    // Kernel is set
+	EventNote      = "note"      // Message is set
+)
+
+// Event is one thing that happened during a boot, in order (Seq).
+type Event struct {
+	APIVersion string     `json:"apiVersion"`
+	ID         string     `json:"id,omitempty"`
+	Seq        int64      `json:"seq"`
+	Type       string     `json:"type"`
+	AtMS       int64      `json:"at_ms"`
+	State      string     `json:"state,omitempty"`
+	Milestone  *Milestone `json:"milestone,omitempty"`
+	Crash      *Crash     `json:"crash,omitempty"`
+	Test       *Test      `json:"test,omitempty"`
+	Kernel     *Kernel    `json:"kernel,omitempty"`
+	Message    string     `json:"message,omitempty"`
+}

@@ -1,0 +1,353 @@
+// Package qemu runs one QEMU process: it starts it paused, attaches the
+// serial console on a pty before the guest runs, resumes it over QMP, and
+// stops it cleanly, so that no console byte is lost and nothing is left behind.
+package qemu
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/digitalocean/go-qemu/qmp"
+	"go.bug.st/serial"
+)
+
+// ConsoleLabel is the chardev id the console must have in argv
+// (device.Argv names it so), found again over QMP to learn the pty.
+const ConsoleLabel = "console"
+
+// StartError says QEMU could not be started or brought to the point of
+// running the guest. Stderr holds what QEMU said, if anything.
+type StartError struct {
+	Op     string
+	Stderr string
+	Err    error
+}
+
+func (e *StartError) Error() string {
+	msg := fmt.Sprintf("qemu: %s: %v", e.Op, e.Err)
+	if s := strings.TrimSpace(e.Stderr); s != "" {
+		msg += ": " + s
+	}
+	return msg
+}
+
+func (e *StartError) Unwrap() error { return e.Err }
+
+// Machine is a running QEMU.
+type Machine struct {
+	cmd     *exec.Cmd
+	mon     *qmp.SocketMonitor
+	port    serial.Port
+	stderr  *tailBuffer
+	version string
+
+	exited   chan struct{} // closed when the process has been reaped
+	waitErr  error
+	shutdown chan struct{} // closed when the guest shut down or reset
+	shutOnce sync.Once
+	drained  chan struct{} // closed when the console reader has stopped
+	lastRead chanTime
+}
+
+// Start runs argv (QEMU with -S, a -qmp unix socket at qmpPath, and a
+// "pty" chardev labelled ConsoleLabel), opens the console pty, and only
+// then lets the guest run. Every console byte goes to console, in order,
+// from one goroutine.
+func Start(ctx context.Context, argv []string, qmpPath string, console io.Writer) (*Machine, error) {
+	if len(argv) == 0 {
+		return nil, errors.New("qemu: empty argv")
+	}
+	m := &Machine{
+		stderr:   &tailBuffer{max: 64 << 10},
+		exited:   make(chan struct{}),
+		shutdown: make(chan struct{}),
+		drained:  make(chan struct{}),
+	}
+	m.lastRead.set(time.Now())
+	m.cmd = exec.Command(argv[0], argv[1:]...)
+	m.cmd.Stdin = nil
+	m.cmd.Stdout = m.stderr
+	m.cmd.Stderr = m.stderr
+	// Own process group: a terminal's Ctrl-C reaches us, and we stop QEMU
+	// in order. Pdeathsig: if we die anyway, so does QEMU.
+	m.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	if err := m.cmd.Start(); err != nil {
+		return nil, &StartError{Op: "start " + argv[0], Err: err}
+	}
+	go func() {
+		m.waitErr = m.cmd.Wait()
+		close(m.exited)
+	}()
+	fail := func(op string, err error) (*Machine, error) {
+		m.kill()
+		if m.port != nil {
+			m.port.Close()
+		}
+		if m.mon != nil {
+			m.mon.Disconnect()
+		}
+		return nil, &StartError{Op: op, Stderr: m.stderr.String(), Err: err}
+	}
+	if err := m.connectQMP(ctx, qmpPath); err != nil {
+		return fail("connect QMP", err)
+	}
+	pty, err := m.consolePTY()
+	if err != nil {
+		return fail("find console pty", err)
+	}
+	m.port, err = serial.Open(pty, &serial.Mode{BaudRate: 115200})
+	if err != nil {
+		return fail("open console "+pty, err)
+	}
+	go m.readConsole(console)
+	if _, err := m.mon.Run([]byte(`{"execute":"cont"}`)); err != nil {
+		return fail("resume guest", err)
+	}
+	return m, nil
+}
+
+// connectQMP waits for QEMU's QMP socket, which appears once QEMU has
+// parsed its arguments and built the machine; QEMU exiting first is the
+// usual way a bad argv or an unloadable kernel shows.
+func (m *Machine) connectQMP(ctx context.Context, path string) error {
+	deadline := time.NewTimer(30 * time.Second)
+	defer deadline.Stop()
+	tick := time.NewTicker(10 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		if _, err := os.Stat(path); err == nil {
+			mon, err := qmp.NewSocketMonitor("unix", path, 5*time.Second)
+			if err == nil {
+				connected := make(chan error, 1)
+				go func() { connected <- mon.Connect() }()
+				select {
+				case err = <-connected:
+				case <-m.exited:
+					err = m.exitError()
+				case <-time.After(10 * time.Second):
+					err = errors.New("no QMP greeting within 10s")
+				}
+				if err != nil {
+					mon.Disconnect()
+					return err
+				}
+				m.mon = mon
+				if v := mon.Version; v != nil {
+					m.version = fmt.Sprintf("%d.%d.%d", v.QEMU.Major, v.QEMU.Minor, v.QEMU.Micro)
+					if pkg := strings.TrimSpace(v.Package); pkg != "" {
+						m.version += " " + pkg
+					}
+				}
+				events, err := mon.Events(context.Background())
+				if err != nil {
+					return err
+				}
+				go m.watchEvents(events)
+				return nil
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-m.exited:
+			return m.exitError()
+		case <-deadline.C:
+			return errors.New("QMP socket did not appear within 30s")
+		case <-tick.C:
+		}
+	}
+}
+
+func (m *Machine) exitError() error {
+	if m.waitErr != nil {
+		return fmt.Errorf("exited early: %w", m.waitErr)
+	}
+	return errors.New("exited early")
+}
+
+// watchEvents drains QMP events; the library blocks if nobody reads them.
+func (m *Machine) watchEvents(events <-chan qmp.Event) {
+	for ev := range events {
+		switch ev.Event {
+		case "SHUTDOWN", "RESET":
+			m.shutOnce.Do(func() { close(m.shutdown) })
+		}
+	}
+}
+
+func (m *Machine) consolePTY() (string, error) {
+	raw, err := m.mon.Run([]byte(`{"execute":"query-chardev"}`))
+	if err != nil {
+		return "", err
+	}
+	var resp struct {
+		Return []struct {
+			Label    string `json:"label"`
+			Filename string `json:"filename"`
+		} `json:"return"`
+	}
+	if err := json.Unmarshal(raw, &resp); err != nil {
+		return "", fmt.Errorf("decode query-chardev: %w", err)
+	}
+	for _, c := range resp.Return {
+		if c.Label == ConsoleLabel {
+			if pty, ok := strings.CutPrefix(c.Filename, "pty:"); ok {
+				return pty, nil
+			}
+			return "", fmt.Errorf("console chardev is %q, not a pty", c.Filename)
+		}
+	}
+	return "", fmt.Errorf("no chardev labelled %q", ConsoleLabel)
+}
+
+func (m *Machine) readConsole(w io.Writer) {
+	defer close(m.drained)
+	buf := make([]byte, 32<<10)
+	for {
+		n, err := m.port.Read(buf)
+		if n > 0 {
+			m.lastRead.set(time.Now())
+			w.Write(buf[:n])
+		}
+		if err != nil || n == 0 {
+			// The pty reports EIO once QEMU has closed it; a zero read
+			// means the port was closed by us.
+			return
+		}
+	}
+}
+
+// Version is QEMU's version as its QMP greeting gave it.
+func (m *Machine) Version() string { return m.version }
+
+// Exited is closed when the QEMU process has ended.
+func (m *Machine) Exited() <-chan struct{} { return m.exited }
+
+// GuestShutdown is closed when the guest powered off or reset. QEMU stays
+// up (paused) if argv says -action shutdown=pause, so the console can be
+// drained before Stop.
+func (m *Machine) GuestShutdown() <-chan struct{} { return m.shutdown }
+
+// LastOutput is when the console last delivered bytes (or Start, before any).
+func (m *Machine) LastOutput() time.Time { return m.lastRead.get() }
+
+// Stderr is the tail of what QEMU printed on its stdout and stderr.
+func (m *Machine) Stderr() string { return m.stderr.String() }
+
+// ExitCode is QEMU's exit status once Exited is closed: -1 if killed by a signal.
+func (m *Machine) ExitCode() int {
+	if m.cmd.ProcessState == nil {
+		return -1
+	}
+	return m.cmd.ProcessState.ExitCode()
+}
+
+// Stop ends QEMU however it is: an ACPI power-down request first (when
+// powerdown is true and the guest is still running), then QMP quit, then
+// SIGKILL to the process group. It waits for the console to be read to
+// its end (bounded by drain), closes the pty and the QMP connection, and
+// reaps the process. It is safe to call more than once.
+func (m *Machine) Stop(powerdown bool, grace time.Duration) {
+	m.drain(500*time.Millisecond, 5*time.Second)
+	if powerdown && !m.done(m.shutdown) && !m.done(m.exited) {
+		m.mon.Run([]byte(`{"execute":"system_powerdown"}`))
+		waitFor(grace, m.exited, m.shutdown)
+		m.drain(300*time.Millisecond, 3*time.Second)
+	}
+	if !m.done(m.exited) {
+		m.mon.Run([]byte(`{"execute":"quit"}`))
+		waitFor(5*time.Second, m.exited, nil)
+	}
+	m.kill()
+	<-m.exited
+	m.mon.Disconnect()
+	if m.port != nil {
+		m.port.Close()
+	}
+	<-m.drained
+}
+
+// drain waits until the console has been quiet for quiet, at most max.
+func (m *Machine) drain(quiet, max time.Duration) {
+	end := time.Now().Add(max)
+	for time.Now().Before(end) {
+		if m.done(m.drained) || time.Since(m.lastRead.get()) >= quiet {
+			return
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func (m *Machine) kill() {
+	if m.cmd.Process == nil {
+		return
+	}
+	select {
+	case <-m.exited:
+		return
+	default:
+	}
+	syscall.Kill(-m.cmd.Process.Pid, syscall.SIGKILL)
+	m.cmd.Process.Kill()
+}
+
+func (m *Machine) done(c <-chan struct{}) bool {
+	select {
+	case <-c:
+		return true
+	default:
+		return false
+	}
+}
+
+// waitFor waits for a or b to close, at most d; a nil channel never closes.
+func waitFor(d time.Duration, a, b <-chan struct{}) {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-a:
+	case <-b:
+	case <-t.C:
+	}
+}
+
+// chanTime is a time guarded for one writer and many readers.
+type chanTime struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *chanTime) set(t time.Time) { c.mu.Lock(); c.t = t; c.mu.Unlock() }
+func (c *chanTime) get() time.Time  { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
+
+// tailBuffer keeps the last max bytes written to it.
+type tailBuffer struct {
+	mu  sync.Mutex
+	max int
+	b   []byte
+}
+
+func (t *tailBuffer) Write(p []byte) (int, error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.b = append(t.b, p...)
+	if over := len(t.b) - t.max; over > 0 {
+		t.b = append(t.b[:0], t.b[over:]...)
+	}
+	return len(p), nil
+}
+
+func (t *tailBuffer) String() string {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return string(t.b)
+}
