@@ -187,5 +187,3 @@ func TestSniff(t *testing.T) {
 		}
 	}
 }
-
-
