@@ -1,0 +1,55 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/tuxboot/tuxboot/runner/device"
+	"github.com/tuxboot/tuxboot/runner/qemu"
+)
+
+// kvmProbeTimeout bounds the probe boot: a working KVM prints the kernel
+// banner in well under a second.
+const kvmProbeTimeout = 10 * time.Second
+
+// newKVMProber answers whether KVM may be used for a device: only when the
+// guest suits the host and a probe boot really runs under KVM. A host's
+// answer is kept per QEMU binary until the host reboots, in cacheDir.
+func newKVMProber(cacheDir string) func(ctx context.Context, d device.Device, probe []string) error {
+	var mu sync.Mutex
+	return func(ctx context.Context, d device.Device, probe []string) error {
+		if !slices.Contains(d.KVMHosts, runtime.GOARCH) {
+			return fmt.Errorf("KVM cannot run %s guests on a %s host", d.Arch, runtime.GOARCH)
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		bootID, _ := os.ReadFile("/proc/sys/kernel/random/boot_id")
+		stamp := filepath.Join(cacheDir, "kvm-probe", strings.TrimSpace(string(bootID))+"-"+filepath.Base(probe[0]))
+		if data, err := os.ReadFile(stamp); err == nil {
+			if s := string(data); s != "ok" {
+				return errors.New(s)
+			}
+			return nil
+		}
+		err := qemu.ProbeKVM(ctx, probe, kvmProbeTimeout)
+		if ctx.Err() != nil {
+			return err // interrupted: prove nothing, keep nothing
+		}
+		word := "ok"
+		if err != nil {
+			word = "KVM probe failed earlier since this host booted: " + err.Error()
+		}
+		if os.MkdirAll(filepath.Dir(stamp), 0o755) == nil {
+			os.WriteFile(stamp, []byte(word), 0o644)
+		}
+		return err
+	}
+}

@@ -1,0 +1,78 @@
+// Command tuxboot boots Linux kernels under QEMU and says what happened.
+//
+//	tuxboot run --device qemu-arm64 --kernel Image --rootfs rootfs.cpio.gz
+//	tuxboot devices [--json]
+//	tuxboot analyze FILE|- [--json]
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+// Exit statuses, shared by every subcommand.
+const (
+	exitPass       = 0
+	exitFail       = 1
+	exitBadRequest = 2
+	exitInfra      = 3
+)
+
+const usage = `usage: tuxboot COMMAND [flags]
+
+Commands:
+  run       boot a kernel under QEMU here and report the result
+  devices   list the devices TuxBoot can boot
+  serve     run TuxBoot here: embedded NATS, controller, local runners, HTTP API
+  controller take boot requests off NATS and run them (--nats URL --executor local)
+  runner    run one boot of a controller's and publish it to NATS
+  analyze   analyse a saved console log
+  version   print the version
+
+Run 'tuxboot COMMAND -h' for a command's flags.
+Exit status: 0 pass, 1 fail, 2 bad request, 3 infrastructure error.
+`
+
+// version is set at build time with -ldflags "-X main.version=...".
+var version = "dev"
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := dispatch(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
+}
+
+func dispatch(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return exitBadRequest
+	}
+	switch cmd, rest := args[0], args[1:]; cmd {
+	case "run":
+		return runMain(ctx, rest, stdout, stderr)
+	case "devices":
+		return devicesMain(rest, stdout, stderr)
+	case "serve":
+		return serveMain(ctx, rest, stdout, stderr)
+	case "controller":
+		return controllerMain(ctx, rest, stdout, stderr)
+	case "runner":
+		return runnerMain(ctx, rest, stdout, stderr)
+	case "analyze", "analyse":
+		return analyzeMain(ctx, rest, stdin, stdout, stderr)
+	case "version", "--version":
+		fmt.Fprintln(stdout, "tuxboot", version)
+		return exitPass
+	case "help", "-h", "--help":
+		fmt.Fprint(stdout, usage)
+		return exitPass
+	default:
+		fmt.Fprintf(stderr, "tuxboot: unknown command %q\n\n%s", cmd, usage)
+		return exitBadRequest
+	}
+}

@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# The project's test command: installs what the tests need, fetches the
+# real kernels they boot, then vets and tests every package.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export PATH="$PATH:/usr/local/go/bin"
+
+bash hack/deps.sh
+bash hack/testdata.sh -n
+
+echo "== gofmt"
+unformatted=$(gofmt -l $(git ls-files '*.go'))
+if [ -n "$unformatted" ]; then
+	echo "gofmt would change: $unformatted" >&2
+	exit 1
+fi
+echo "== go vet"
+go vet ./...
+echo "== go test"
+go test -timeout 45m "$@" ./...
