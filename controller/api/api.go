@@ -1,0 +1,341 @@
+// Package api is TuxBoot's HTTP API, TuxSuite-style: tests are submitted,
+// looked at, read and canceled under /v1/groups/{group}/projects/{project}.
+// It talks only to NATS (the state bucket, the queue, the object store),
+// so it may run beside a controller or on its own.
+package api
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/nats-io/nuid"
+	"github.com/rs/zerolog"
+
+	"github.com/tuxboot/tuxboot/controller/queue"
+	"github.com/tuxboot/tuxboot/controller/store"
+	"github.com/tuxboot/tuxboot/runner/boot"
+)
+
+// Validator checks a request beyond its form (for example, that its
+// device exists). It returns an error to show the client.
+type Validator func(req *boot.Request) error
+
+// Server serves the API.
+type Server struct {
+	Queue *queue.Queue
+	// Validate, if set, runs after the request's own Validate.
+	Validate Validator
+	Log      zerolog.Logger
+	st       *store.Store
+}
+
+// API states, as TuxSuite names them.
+const (
+	StateProvisioning = "provisioning"
+	StateRunning      = "running"
+	StateFinished     = "finished"
+)
+
+// nameRE is what group and project names may be: they become part of no
+// subject or key, but stay printable and short.
+var nameRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$`)
+
+// Handler returns the API's routes.
+func (s *Server) Handler() http.Handler {
+	s.st = &store.Store{KV: s.Queue.State}
+	mux := http.NewServeMux()
+	const base = "/v1/groups/{group}/projects/{project}/tests"
+	mux.HandleFunc("POST "+base, s.submit)
+	mux.HandleFunc("GET "+base+"/{uid}", s.withRecord(s.get))
+	mux.HandleFunc("GET "+base+"/{uid}/logs", s.withRecord(s.logs))
+	mux.HandleFunc("GET "+base+"/{uid}/results", s.withRecord(s.results))
+	mux.HandleFunc("GET "+base+"/{uid}/events", s.withRecord(s.events))
+	mux.HandleFunc("POST "+base+"/{uid}/cancel", s.withRecord(s.cancel))
+	mux.HandleFunc("GET /healthz", s.healthz)
+	return mux
+}
+
+// View is a test as the API shows it.
+type View struct {
+	UID         string          `json:"uid"`
+	Group       string          `json:"group"`
+	Project     string          `json:"project"`
+	State       string          `json:"state"`
+	Result      string          `json:"result,omitempty"`
+	Failure     *boot.Failure   `json:"failure,omitempty"`
+	Device      string          `json:"device"`
+	Attempts    []store.Attempt `json:"attempts"`
+	SubmittedAt time.Time       `json:"submitted_at"`
+	UpdatedAt   time.Time       `json:"updated_at"`
+	// Results is results.json, once the test has finished.
+	Results *boot.Result `json:"results,omitempty"`
+	URL     string       `json:"url"`
+}
+
+type apiError struct {
+	Error  string   `json:"error"`
+	Reason []string `json:"reason,omitempty"`
+}
+
+func writeJSON(w http.ResponseWriter, code int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(code)
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	enc.Encode(v)
+}
+
+func writeError(w http.ResponseWriter, code int, msg string, reasons ...string) {
+	writeJSON(w, code, apiError{Error: msg, Reason: reasons})
+}
+
+func (s *Server) submit(w http.ResponseWriter, r *http.Request) {
+	group, project := r.PathValue("group"), r.PathValue("project")
+	if !nameRE.MatchString(group) || !nameRE.MatchString(project) {
+		writeError(w, http.StatusBadRequest, "invalid group or project name")
+		return
+	}
+	body, err := io.ReadAll(io.LimitReader(r.Body, queue.MaxRequestBytes+1))
+	if err != nil {
+		writeError(w, http.StatusBadRequest, "cannot read the request body: "+err.Error())
+		return
+	}
+	if len(body) > queue.MaxRequestBytes {
+		writeError(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("a request is at most %d bytes", queue.MaxRequestBytes))
+		return
+	}
+	var req boot.Request
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.DisallowUnknownFields() // a misspelt field is a mistake to point out, not to ignore
+	if err := dec.Decode(&req); err != nil {
+		writeError(w, http.StatusBadRequest, "invalid request", "body: "+err.Error())
+		return
+	}
+	if req.ID != "" {
+		writeError(w, http.StatusBadRequest, "invalid request", "id: is chosen by the server; leave it out")
+		return
+	}
+	if req.APIVersion == "" {
+		req.APIVersion = boot.APIVersion
+	}
+	var reasons []string
+	if err := req.Validate(); err != nil {
+		reasons = append(reasons, splitJoined(err)...)
+	}
+	if s.Validate != nil {
+		if err := s.Validate(&req); err != nil {
+			reasons = append(reasons, splitJoined(err)...)
+		}
+	}
+	if len(reasons) > 0 {
+		writeError(w, http.StatusBadRequest, "invalid request", reasons...)
+		return
+	}
+	req.ID = nuid.Next()
+	ctx := r.Context()
+	rec := store.NewQueued(req.ID, group, project, req)
+	if err := s.st.Create(ctx, rec); err != nil {
+		s.Log.Error().Err(err).Msg("store request")
+		writeError(w, http.StatusServiceUnavailable, "cannot store the request: "+err.Error())
+		return
+	}
+	s.Queue.Publisher(req.ID, 0, queue.SourceController).State(ctx, store.Queued, "")
+	data, _ := json.Marshal(req)
+	if err := s.Queue.SubmitRequest(ctx, req.ID, data); err != nil {
+		s.Log.Error().Err(err).Str("id", req.ID).Msg("queue request")
+		// Never queued: say so in its record too.
+		s.st.Update(context.WithoutCancel(ctx), req.ID, func(r *store.Record) (bool, error) {
+			r.Finish(boot.Error, &boot.Failure{Kind: boot.FailInfra, Title: "could not queue the request", Message: err.Error()})
+			return true, nil
+		})
+		writeError(w, http.StatusServiceUnavailable, "cannot queue the request: "+err.Error())
+		return
+	}
+	s.Log.Info().Str("id", req.ID).Str("group", group).Str("project", project).Str("device", req.Device).Msg("queued")
+	writeJSON(w, http.StatusCreated, s.view(ctx, rec, false))
+}
+
+// splitJoined turns errors.Join's lines into separate reasons.
+func splitJoined(err error) []string {
+	var out []string
+	for _, l := range strings.Split(err.Error(), "\n") {
+		if l = strings.TrimSpace(l); l != "" {
+			out = append(out, l)
+		}
+	}
+	return out
+}
+
+// withRecord looks the test up, in its group and project.
+func (s *Server) withRecord(h func(http.ResponseWriter, *http.Request, *store.Record)) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		rec, err := s.st.Get(r.Context(), r.PathValue("uid"))
+		if errors.Is(err, store.ErrNotFound) || (err == nil && (rec.Group != r.PathValue("group") || rec.Project != r.PathValue("project"))) {
+			writeError(w, http.StatusNotFound, "no such test")
+			return
+		}
+		if err != nil {
+			writeError(w, http.StatusServiceUnavailable, err.Error())
+			return
+		}
+		h(w, r, rec)
+	}
+}
+
+func apiState(state string) string {
+	switch state {
+	case store.Running:
+		return StateRunning
+	case store.Finished:
+		return StateFinished
+	default:
+		return StateProvisioning
+	}
+}
+
+func (s *Server) view(ctx context.Context, rec *store.Record, withResults bool) View {
+	v := View{UID: rec.ID, Group: rec.Group, Project: rec.Project, State: apiState(rec.State),
+		Result: rec.Result, Failure: rec.Failure, Device: rec.Request.Device, Attempts: rec.Attempts,
+		SubmittedAt: rec.SubmittedAt, UpdatedAt: rec.UpdatedAt,
+		URL: fmt.Sprintf("/v1/groups/%s/projects/%s/tests/%s", rec.Group, rec.Project, rec.ID)}
+	if v.Attempts == nil {
+		v.Attempts = []store.Attempt{}
+	}
+	if withResults && rec.ResultObject != "" {
+		if data, err := s.Queue.Objects.GetBytes(ctx, rec.ResultObject); err == nil {
+			var res boot.Result
+			if json.Unmarshal(data, &res) == nil {
+				v.Results = &res
+			}
+		}
+	}
+	return v
+}
+
+func (s *Server) get(w http.ResponseWriter, r *http.Request, rec *store.Record) {
+	writeJSON(w, http.StatusOK, s.view(r.Context(), rec, rec.State == store.Finished))
+}
+
+func (s *Server) results(w http.ResponseWriter, r *http.Request, rec *store.Record) {
+	if rec.State != store.Finished || rec.ResultObject == "" {
+		writeError(w, http.StatusNotFound, "no results yet: the test is "+apiState(rec.State))
+		return
+	}
+	data, err := s.Queue.Objects.GetBytes(r.Context(), rec.ResultObject)
+	if err != nil {
+		writeError(w, http.StatusServiceUnavailable, "cannot read results.json: "+err.Error())
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Write(data)
+}
+
+// logs serves the stored console.log of a finished test, or what the
+// live stream of the current attempt has so far.
+func (s *Server) logs(w http.ResponseWriter, r *http.Request, rec *store.Record) {
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	if rec.LogObject != "" {
+		obj, err := s.Queue.Objects.Get(r.Context(), rec.LogObject)
+		if err != nil {
+			writeError(w, http.StatusServiceUnavailable, "cannot read the log: "+err.Error())
+			return
+		}
+		defer obj.Close()
+		io.Copy(w, obj)
+		return
+	}
+	a := rec.Last()
+	if a == nil {
+		return // nothing ran yet: an empty log
+	}
+	want := fmt.Sprint(a.N)
+	s.Queue.Follow(r.Context(), []string{queue.LogSubject(rec.ID)}, false, func(m jetstream.Msg) bool {
+		if m.Headers().Get(queue.HeaderAttempt) == want {
+			w.Write(m.Data())
+		}
+		return false
+	})
+}
+
+// events streams the test's events as JSON lines; with ?follow=1 it goes
+// on until the test has finished.
+func (s *Server) events(w http.ResponseWriter, r *http.Request, rec *store.Record) {
+	follow := r.URL.Query().Get("follow") != "" && r.URL.Query().Get("follow") != "0"
+	w.Header().Set("Content-Type", "application/x-ndjson")
+	flusher, _ := w.(http.Flusher)
+	if follow && rec.State == store.Finished {
+		follow = false // all there is, is stored
+	}
+	s.Queue.Follow(r.Context(), []string{queue.EventSubject(rec.ID)}, follow, func(m jetstream.Msg) bool {
+		w.Write(append(bytes.TrimSpace(m.Data()), '\n'))
+		if flusher != nil {
+			flusher.Flush()
+		}
+		var ev boot.Event
+		json.Unmarshal(m.Data(), &ev)
+		return ev.Type == boot.EventState && ev.State == store.Finished
+	})
+}
+
+// cancel cancels a test: a queued one at once, a running one by telling
+// its controller, which stops the runner and finishes it as canceled.
+func (s *Server) cancel(w http.ResponseWriter, r *http.Request, rec *store.Record) {
+	ctx := r.Context()
+	var finishedNow bool
+	rec, err := s.st.Update(ctx, rec.ID, func(rec *store.Record) (bool, error) {
+		finishedNow = false
+		switch {
+		case rec.State == store.Finished:
+			return false, nil
+		case rec.State == store.Queued:
+			rec.CancelRequested = true
+			rec.Finish(store.Canceled, &boot.Failure{Kind: boot.FailInterrupted, Title: "canceled while queued"})
+			finishedNow = true
+			return true, nil
+		case rec.CancelRequested:
+			return false, nil
+		}
+		rec.CancelRequested = true
+		return true, nil
+	})
+	if err != nil {
+		writeError(w, http.StatusServiceUnavailable, err.Error())
+		return
+	}
+	if rec.State == store.Finished && !finishedNow {
+		writeJSON(w, http.StatusConflict, s.view(ctx, rec, true))
+		return
+	}
+	if finishedNow {
+		publishFinished(ctx, s.Queue, rec)
+	} else {
+		s.Queue.NC.Publish(queue.CancelSubject(rec.ID), nil)
+	}
+	s.Log.Info().Str("id", rec.ID).Msg("cancel requested")
+	writeJSON(w, http.StatusAccepted, s.view(ctx, rec, false))
+}
+
+func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
+	if st := s.Queue.NC.Status(); st != nats.CONNECTED {
+		writeError(w, http.StatusServiceUnavailable, "NATS is "+st.String())
+		return
+	}
+	w.Header().Set("Content-Type", "text/plain")
+	io.WriteString(w, "ok\n")
+}
+
+// publishFinished announces a boot's end once (by message ID), like the
+// controller does for the boots it finishes.
+func publishFinished(ctx context.Context, q *queue.Queue, rec *store.Record) error {
+	return q.PublishFinished(ctx, rec.ID, rec.Result)
+}

@@ -1,0 +1,39 @@
+// Package executor says how the controller starts runners: one runner per
+// attempt of a boot, which publishes its own events and result to NATS.
+// local runs them as child processes; a kubernetes executor will run them
+// as pods behind the same interface.
+package executor
+
+import (
+	"context"
+	"time"
+
+	"github.com/tuxboot/tuxboot/runner/boot"
+)
+
+// Job is one attempt of one boot.
+type Job struct {
+	ID      string
+	Attempt int
+	Request boot.Request
+}
+
+// Executor starts runners.
+type Executor interface {
+	// Name is how attempts record where they ran ("local", "kubernetes").
+	Name() string
+	// Start starts a runner for the job and returns once it is started.
+	Start(ctx context.Context, job Job) (Run, error)
+}
+
+// Run is one started runner.
+type Run interface {
+	// Done is closed when the runner has ended.
+	Done() <-chan struct{}
+	// Err says how the runner ended, once Done is closed; nil for a
+	// runner that ran to its end (whatever the boot's verdict).
+	Err() error
+	// Stop asks the runner to stop, giving it grace to publish its
+	// result, then kills it. It does not wait for Done.
+	Stop(grace time.Duration)
+}
