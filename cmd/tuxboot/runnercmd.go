@@ -1,0 +1,216 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"strconv"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/rs/zerolog"
+
+	"github.com/tuxboot/tuxboot/controller/queue"
+	"github.com/tuxboot/tuxboot/controller/store"
+	"github.com/tuxboot/tuxboot/runner"
+	"github.com/tuxboot/tuxboot/runner/artefact"
+	"github.com/tuxboot/tuxboot/runner/boot"
+	"github.com/tuxboot/tuxboot/runner/device"
+)
+
+// envRequest carries a request as JSON, for executors that cannot mount a file.
+const envRequest = "TUXBOOT_REQUEST"
+
+type runnerFlags struct {
+	natsURL      string
+	requestFile  string
+	id           string
+	attempt      int
+	cacheDir     string
+	workDir      string
+	fetchRetries int
+	heartbeat    time.Duration
+	grace        time.Duration
+}
+
+// runnerMain is `tuxboot runner`: one attempt of one boot, as a
+// controller's executor starts it. It runs the boot exactly as `tuxboot
+// run` does and publishes its events, console and result to NATS.
+func runnerMain(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("tuxboot runner", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var f runnerFlags
+	fs.StringVar(&f.natsURL, "nats", os.Getenv("TUXBOOT_NATS_URL"), "NATS server URL (default $TUXBOOT_NATS_URL)")
+	fs.StringVar(&f.requestFile, "request", "", "the boot request as a JSON file (default: $"+envRequest+", else the boot's record in NATS)")
+	fs.StringVar(&f.id, "id", "", "the boot ID (required)")
+	fs.IntVar(&f.attempt, "attempt", 1, "the attempt number")
+	fs.StringVar(&f.cacheDir, "cache-dir", "", "artefact cache directory (default: the user cache dir)")
+	fs.StringVar(&f.workDir, "work-dir", "", "scratch directory for the boot (default: the system temp dir)")
+	fs.IntVar(&f.fetchRetries, "fetch-retries", 0, "retries of a transient artefact download failure (0: the default, negative: none)")
+	fs.DurationVar(&f.heartbeat, "heartbeat", 2*time.Second, "interval of the heartbeats the controller watches")
+	fs.DurationVar(&f.grace, "grace", 10*time.Second, "time given, once interrupted, to publish the result")
+	if err := fs.Parse(args); err != nil {
+		return exitBadRequest
+	}
+	if fs.NArg() > 0 || f.id == "" || f.natsURL == "" || f.attempt < 1 {
+		fmt.Fprintln(stderr, "tuxboot runner: --nats URL, --id ID and a positive --attempt are required, and no arguments")
+		return exitBadRequest
+	}
+	log := zerolog.New(stderr).With().Timestamp().Str("id", f.id).Int("attempt", f.attempt).Logger()
+
+	nc, err := nats.Connect(f.natsURL, nats.Name("tuxboot runner "+f.id),
+		nats.MaxReconnects(-1), nats.ReconnectWait(500*time.Millisecond))
+	if err != nil {
+		log.Error().Err(err).Msg("connect to NATS")
+		return exitInfra
+	}
+	defer nc.Close()
+	q, err := queue.Attach(ctx, nc)
+	if err != nil {
+		log.Error().Err(err).Msg("attach to the queue")
+		return exitInfra
+	}
+	req, err := f.request(ctx, q)
+	if err != nil {
+		log.Error().Err(err).Msg("read the request")
+		return exitInfra
+	}
+	req.ID = f.id
+
+	// Heartbeats say this runner lives, until it has published its result.
+	beatCtx, stopBeats := context.WithCancel(context.Background())
+	defer stopBeats()
+	go func() {
+		t := time.NewTicker(f.heartbeat)
+		defer t.Stop()
+		for {
+			nc.Publish(queue.HeartbeatSubject(f.id), []byte(strconv.Itoa(f.attempt)))
+			select {
+			case <-beatCtx.Done():
+				return
+			case <-t.C:
+			}
+		}
+	}()
+
+	pub := q.Publisher(f.id, f.attempt, queue.SourceRunner)
+	live := pub.LogWriter()
+	stored, err := os.CreateTemp(f.workDir, "tuxboot-console-*.log")
+	if err != nil {
+		log.Error().Err(err).Msg("console log file")
+		return exitInfra
+	}
+	defer os.Remove(stored.Name())
+	defer stored.Close()
+	r := &runner.Runner{
+		Devices: device.Builtin(),
+		Fetcher: &artefact.Fetcher{
+			CacheDir: f.cacheDir,
+			Retries:  f.fetchRetries,
+			Log:      func(format string, args ...any) { log.Info().Msgf(format, args...) },
+		},
+		WorkDir: f.workDir,
+		Console: io.MultiWriter(&capWriter{w: stored, left: queue.MaxStoredLogBytes}, live),
+		OnEvent: func(ev boot.Event) {
+			if err := pub.Event(context.Background(), ev); err != nil {
+				log.Warn().Err(err).Msg("publish event")
+			}
+		},
+		KVMUsable: newKVMProber(userCacheDir(f.cacheDir)),
+	}
+	log.Info().Str("device", req.Device).Msg("booting")
+	res := r.Run(ctx, req)
+	res.ID, res.Attempt = f.id, f.attempt
+	live.Close()
+	log.Info().Str("result", res.Result).Msg("boot ended")
+
+	// The result must get out even when the runner was told to stop:
+	// publish with a fresh deadline of the grace period.
+	pctx, cancel := context.WithTimeout(context.Background(), f.grace)
+	defer cancel()
+	code := runner.ExitCode(res)
+	if err := publishOutcome(pctx, q, pub, f, res, stored); err != nil {
+		log.Error().Err(err).Msg("publish the result")
+		code = exitInfra
+	}
+	printSummary(stdout, res)
+	return code
+}
+
+// request reads the request from --request, $TUXBOOT_REQUEST or the
+// boot's record, in that order.
+func (f *runnerFlags) request(ctx context.Context, q *queue.Queue) (boot.Request, error) {
+	var req boot.Request
+	var data []byte
+	switch {
+	case f.requestFile != "":
+		var err error
+		if data, err = os.ReadFile(f.requestFile); err != nil {
+			return req, fmt.Errorf("request file: %w", err)
+		}
+	case os.Getenv(envRequest) != "":
+		data = []byte(os.Getenv(envRequest))
+	default:
+		rec, err := (&store.Store{KV: q.State}).Get(ctx, f.id)
+		if err != nil {
+			return req, err
+		}
+		return rec.Request, nil
+	}
+	if err := json.Unmarshal(data, &req); err != nil {
+		return req, fmt.Errorf("decode request: %w", err)
+	}
+	return req, nil
+}
+
+// publishOutcome stores console.log and results.json in the object store,
+// then publishes the result message, which the controller waits for.
+func publishOutcome(ctx context.Context, q *queue.Queue, pub *queue.Publisher, f runnerFlags, res *boot.Result, stored *os.File) error {
+	var errs []error
+	if _, err := stored.Seek(0, io.SeekStart); err == nil {
+		if _, err := q.Objects.Put(ctx, jetstream.ObjectMeta{Name: queue.LogObject(f.id, f.attempt)}, stored); err != nil {
+			errs = append(errs, fmt.Errorf("store console.log: %w", err))
+		}
+	}
+	data, err := json.MarshalIndent(res, "", "  ")
+	if err != nil {
+		return fmt.Errorf("encode result: %w", err)
+	}
+	if _, err := q.Objects.PutBytes(ctx, queue.ResultObject(f.id, f.attempt), data); err != nil {
+		errs = append(errs, fmt.Errorf("store results.json: %w", err))
+	}
+	if err := pub.Result(ctx, data); err != nil {
+		errs = append(errs, err)
+	}
+	return errors.Join(errs...)
+}
+
+// capWriter keeps the first left bytes and then one line saying the rest
+// was cut; it never fails, so the console tee goes on.
+type capWriter struct {
+	w    io.Writer
+	left int64
+	cut  bool
+}
+
+func (c *capWriter) Write(p []byte) (int, error) {
+	n := len(p)
+	if c.left <= 0 {
+		if !c.cut {
+			c.cut = true
+			fmt.Fprintf(c.w, "\n[tuxboot: console log cut at %d bytes]\n", queue.MaxStoredLogBytes)
+		}
+		return n, nil
+	}
+	if int64(len(p)) > c.left {
+		p = p[:c.left]
+	}
+	c.w.Write(p)
+	c.left -= int64(len(p))
+	return n, nil
+}

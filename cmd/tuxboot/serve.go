@@ -1,0 +1,145 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/nats-io/nats.go"
+
+	"github.com/tuxboot/tuxboot/controller/api"
+	"github.com/tuxboot/tuxboot/controller/natsserver"
+	"github.com/tuxboot/tuxboot/controller/queue"
+	"github.com/tuxboot/tuxboot/runner/boot"
+	"github.com/tuxboot/tuxboot/runner/device"
+)
+
+// serveMain is `tuxboot serve`: the whole system in one process, an
+// embedded NATS server with JetStream on disk, a controller with the local
+// executor, and the HTTP API.
+func serveMain(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("tuxboot serve", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var f schedFlags
+	f.register(fs)
+	listen := fs.String("listen", "127.0.0.1:8080", "HTTP API address (port 0 picks a free one)")
+	dataDir := fs.String("data-dir", defaultDataDir(), "JetStream store and runners' files; the same directory after a restart resumes every boot")
+	natsListen := fs.String("nats-listen", "127.0.0.1:-1", "embedded NATS server address (port -1 picks a free one)")
+	addrFile := fs.String("addr-file", "", "write the HTTP API's address here once it listens (for scripts)")
+	if err := fs.Parse(args); err != nil {
+		return exitBadRequest
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "tuxboot serve: unexpected argument %q\n", fs.Arg(0))
+		return exitBadRequest
+	}
+	log, err := newServiceLogger(stderr, f.logFormat)
+	if err != nil {
+		fmt.Fprintln(stderr, "tuxboot serve:", err)
+		return exitBadRequest
+	}
+	f.workDir = filepath.Join(*dataDir, "runners")
+
+	ns, err := natsserver.Start(natsserver.Options{Listen: *natsListen, StoreDir: filepath.Join(*dataDir, "jetstream")})
+	if err != nil {
+		log.Error().Err(err).Msg("start embedded NATS")
+		return exitInfra
+	}
+	defer ns.Stop()
+	nc, err := nats.Connect(ns.URL(), nats.Name("tuxboot serve"))
+	if err != nil {
+		log.Error().Err(err).Msg("connect to embedded NATS")
+		return exitInfra
+	}
+	defer nc.Close()
+	q, err := queue.Open(ctx, nc, f.queueOptions())
+	if err != nil {
+		log.Error().Err(err).Msg("set up JetStream")
+		return exitInfra
+	}
+	c, err := f.newController(q, ns.URL(), log)
+	if err != nil {
+		fmt.Fprintln(stderr, "tuxboot serve:", err)
+		return exitBadRequest
+	}
+
+	devices := device.Builtin()
+	apiServer := &api.Server{
+		Queue: q,
+		Log:   log,
+		Validate: func(req *boot.Request) error {
+			_, err := devices.Lookup(req.Device)
+			if err != nil {
+				return &boot.ValidationError{Field: "device", Reason: err.Error()}
+			}
+			return nil
+		},
+	}
+	ln, err := net.Listen("tcp", *listen)
+	if err != nil {
+		log.Error().Err(err).Msg("listen")
+		return exitInfra
+	}
+	srv := &http.Server{Handler: apiServer.Handler(), ReadHeaderTimeout: 10 * time.Second}
+	httpDone := make(chan error, 1)
+	go func() { httpDone <- srv.Serve(ln) }()
+	addr := ln.Addr().String()
+	if *addrFile != "" {
+		if err := writeFileAtomic(*addrFile, []byte(addr+"\n")); err != nil {
+			log.Error().Err(err).Msg("--addr-file")
+			return exitInfra
+		}
+	}
+	log.Info().Str("listen", "http://"+addr).Str("nats", ns.URL()).Str("data_dir", *dataDir).Msg("serving")
+
+	ctrlDone := make(chan error, 1)
+	go func() { ctrlDone <- c.Run(ctx) }()
+
+	code := exitPass
+	ctrlEnded := false
+	select {
+	case <-ctx.Done():
+	case err := <-httpDone:
+		log.Error().Err(err).Msg("HTTP server stopped")
+		code = exitInfra
+	case err := <-ctrlDone:
+		ctrlEnded = true
+		if err != nil {
+			log.Error().Err(err).Msg("controller stopped")
+			code = exitInfra
+		}
+	}
+	log.Info().Msg("shutting down")
+	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	srv.Shutdown(sctx)
+	// The controller stops its runners and hands their requests back.
+	if !ctrlEnded {
+		if err := <-ctrlDone; err != nil && !errors.Is(err, context.Canceled) {
+			log.Error().Err(err).Msg("controller")
+		}
+	}
+	return code
+}
+
+func defaultDataDir() string {
+	if dir, err := os.UserHomeDir(); err == nil {
+		return filepath.Join(dir, ".local", "share", "tuxboot")
+	}
+	return filepath.Join(os.TempDir(), "tuxboot-data")
+}
+
+func writeFileAtomic(path string, data []byte) error {
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, data, 0o644); err != nil {
+		return err
+	}
+	return os.Rename(tmp, path)
+}
