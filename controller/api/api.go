@@ -165,15 +165,21 @@ func (s *Server) submit(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusCreated, s.view(ctx, rec, false))
 }
 
-// splitJoined turns errors.Join's lines into separate reasons.
+// splitJoined turns errors.Join's errors into separate reasons, each
+// "field: reason" for a validation error.
 func splitJoined(err error) []string {
-	var out []string
-	for _, l := range strings.Split(err.Error(), "\n") {
-		if l = strings.TrimSpace(l); l != "" {
-			out = append(out, l)
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		var out []string
+		for _, e := range j.Unwrap() {
+			out = append(out, splitJoined(e)...)
 		}
+		return out
 	}
-	return out
+	var ve *boot.ValidationError
+	if errors.As(err, &ve) {
+		return []string{ve.Field + ": " + ve.Reason}
+	}
+	return []string{strings.TrimSpace(err.Error())}
 }
 
 // withRecord looks the test up, in its group and project.
