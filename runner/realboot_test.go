@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"slices"
+	"sync"
 	"testing"
 
 	"github.com/tuxboot/tuxboot/runner"
@@ -77,11 +78,13 @@ func TestRealBoot(t *testing.T) {
 			t.Parallel()
 			in := testkernel.Lookup(t, rd.arch)
 			r := newRunner(t)
+			console := &consoleTail{}
+			r.Console = console
 			var events []boot.Event
 			r.OnEvent = func(ev boot.Event) { events = append(events, ev) }
 			res := r.Run(context.Background(), boot.Request{Device: rd.device, Kernel: in.Kernel, Rootfs: in.Rootfs})
 			if res.Result != boot.Pass || runner.ExitCode(res) != 0 {
-				t.Fatalf("result %q (failure %+v), want pass; notes %q; qemu stderr %q", res.Result, res.Failure, res.Notes, res.QEMU.Stderr)
+				t.Fatalf("result %q (failure %+v), want pass; notes %q; qemu stderr %q\nconsole:\n%s", res.Result, res.Failure, res.Notes, res.QEMU.Stderr, console)
 			}
 			if res.Kernel.Version != in.Release {
 				t.Errorf("kernel version %q, want %q", res.Kernel.Version, in.Release)
@@ -103,7 +106,7 @@ func TestRealBoot(t *testing.T) {
 				}
 			}
 			if pos != len(want) {
-				t.Errorf("milestones %q, want %q in that order", names, want)
+				t.Errorf("milestones %q, want %q in that order\nconsole:\n%s", names, want, console)
 			}
 			passed := map[string]bool{}
 			for _, tc := range res.Tests {
@@ -155,12 +158,15 @@ func TestRealBootFailures(t *testing.T) {
 			t.Run(dev.device+"/"+tt.mode, func(t *testing.T) {
 				t.Parallel()
 				in := testkernel.Lookup(t, dev.arch)
-				res := newRunner(t).Run(context.Background(), boot.Request{
+				r := newRunner(t)
+				console := &consoleTail{}
+				r.Console = console
+				res := r.Run(context.Background(), boot.Request{
 					Device: dev.device, Kernel: in.Kernel, Rootfs: in.Rootfs,
 					BootArgs: "tuxboot.mode=" + tt.mode, Timeouts: tt.timeouts,
 				})
 				if res.Result != tt.result {
-					t.Fatalf("result %q (failure %+v), want %q", res.Result, res.Failure, tt.result)
+					t.Fatalf("result %q (failure %+v), want %q\nconsole:\n%s", res.Result, res.Failure, tt.result, console)
 				}
 				if tt.kinds == nil {
 					if res.Failure != nil {
@@ -169,7 +175,7 @@ func TestRealBootFailures(t *testing.T) {
 					return
 				}
 				if res.Failure == nil || !slices.Contains(tt.kinds, res.Failure.Kind) {
-					t.Fatalf("failure %+v, want kind in %q", res.Failure, tt.kinds)
+					t.Fatalf("failure %+v, want kind in %q\nconsole:\n%s", res.Failure, tt.kinds, console)
 				}
 				if res.Failure.Title == "" {
 					t.Errorf("failure has no title")
@@ -181,4 +187,26 @@ func TestRealBootFailures(t *testing.T) {
 			})
 		}
 	}
+}
+
+// consoleTail keeps the end of a console, to show when a test fails.
+type consoleTail struct {
+	mu  sync.Mutex
+	buf []byte
+}
+
+func (c *consoleTail) Write(p []byte) (int, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.buf = append(c.buf, p...)
+	if over := len(c.buf) - 8<<10; over > 0 {
+		c.buf = c.buf[over:]
+	}
+	return len(p), nil
+}
+
+func (c *consoleTail) String() string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return string(c.buf)
 }

@@ -354,6 +354,11 @@ func (b *run) boot(ctx context.Context, argv []string, qmpPath string) {
 	stop := b.watch(ctx, m)
 	m.Stop(stop.powerdown, powerdownGrace)
 	analyzer.Close()
+	if stop.reason == stopGuestShutdown && m.ShutdownReason() == "guest-shutdown" {
+		// Some consoles (s390's SCLP) lose the kernel's last words; QEMU
+		// saw the power-off all the same.
+		b.reachShutdown(time.Now())
+	}
 	b.res.LogBytes = sink.bytes()
 	if code := m.ExitCode(); stop.reason == stopQEMUExited {
 		b.res.QEMU.ExitCode = &code
@@ -433,6 +438,20 @@ func (b *run) onConsoleEvent(ev console.Event) {
 	case b.changed <- struct{}{}:
 	default:
 	}
+}
+
+// reachShutdown records a power-off QEMU saw but the console did not show.
+func (b *run) reachShutdown(now time.Time) {
+	b.mu.Lock()
+	if _, ok := b.reached[boot.MilestoneShutdown]; ok {
+		b.mu.Unlock()
+		return
+	}
+	b.reached[boot.MilestoneShutdown] = now
+	ms := boot.Milestone{Name: boot.MilestoneShutdown, AtMS: now.Sub(b.qemuStart).Milliseconds()}
+	b.res.Milestones = append(b.res.Milestones, ms)
+	b.mu.Unlock()
+	b.emit(boot.Event{Type: boot.EventMilestone, AtMS: ms.AtMS, Milestone: &ms})
 }
 
 func (b *run) emit(ev boot.Event) {

@@ -54,6 +54,7 @@ type Machine struct {
 	waitErr  error
 	shutdown chan struct{} // closed when the guest shut down or reset
 	shutOnce sync.Once
+	shutWhy  string // QEMU's reason for the shutdown, set before shutdown closes
 	drained  chan struct{} // closed when the console reader has stopped
 	lastRead chanTime
 }
@@ -179,7 +180,11 @@ func (m *Machine) watchEvents(events <-chan qmp.Event) {
 	for ev := range events {
 		switch ev.Event {
 		case "SHUTDOWN", "RESET":
-			m.shutOnce.Do(func() { close(m.shutdown) })
+			reason, _ := ev.Data["reason"].(string)
+			m.shutOnce.Do(func() {
+				m.shutWhy = reason
+				close(m.shutdown)
+			})
 		}
 	}
 }
@@ -236,6 +241,18 @@ func (m *Machine) Exited() <-chan struct{} { return m.exited }
 // up (paused) if argv says -action shutdown=pause, so the console can be
 // drained before Stop.
 func (m *Machine) GuestShutdown() <-chan struct{} { return m.shutdown }
+
+// ShutdownReason is QEMU's reason for the guest's shutdown once
+// GuestShutdown is closed: "guest-shutdown" for a power-off, "guest-reset"
+// for a reboot, "guest-panic", "host-qmp-quit", and so on.
+func (m *Machine) ShutdownReason() string {
+	select {
+	case <-m.shutdown:
+		return m.shutWhy
+	default:
+		return ""
+	}
+}
 
 // LastOutput is when the console last delivered bytes (or Start, before any).
 func (m *Machine) LastOutput() time.Time { return m.lastRead.get() }
