@@ -54,7 +54,7 @@ type Machine struct {
 	waitErr  error
 	shutdown chan struct{} // closed when the guest shut down or reset
 	shutOnce sync.Once
-	shutWhy  string // QEMU's reason for the shutdown, set before shutdown closes
+	shutWhy  string        // QEMU's reason for the shutdown, set before shutdown closes
 	drained  chan struct{} // closed when the console reader has stopped
 	lastRead chanTime
 }
