@@ -9,7 +9,7 @@ packages=(
 	qemu-system-s390x qemu-system-misc qemu-system-sparc qemu-utils
 	opensbi ipxe-qemu seabios
 	cpio gzip xz-utils zstd bzip2 e2fsprogs device-tree-compiler
-	ca-certificates
+	ca-certificates curl jq
 )
 
 missing=()
