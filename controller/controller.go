@@ -474,6 +474,12 @@ wait:
 	}
 	data, att, ok, err := c.q.LastResult(ctx, id)
 	if err != nil || !ok || att != n {
+		// A result too big for a message is still in the object store.
+		if stored, serr := c.q.Objects.GetBytes(ctx, queue.ResultObject(id, n)); serr == nil {
+			data, att, ok, err = stored, n, true, nil
+		}
+	}
+	if err != nil || !ok || att != n {
 		if lost != nil {
 			return nil, lost
 		}
