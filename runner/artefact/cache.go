@@ -22,6 +22,8 @@ import (
 //	decompressed/<sha256>.<fmt>  the decompressed form of the bytes with that digest
 //	urls/<sha256 of URL>.json    what the URL served last: digest, size, ETag,
 //	                             Last-Modified, when it was last checked
+//	locals/<sha256 of path>.json the digest of a local file, with its inode,
+//	                             size, mtime and ctime (see local.go)
 //	locks/<name>                 flock files: url-<key>, dec-<sha256>, evict
 //	tmp/<lock name>.<random>     files being written
 //
@@ -80,7 +82,7 @@ func (f *Fetcher) cache() (cache, error) {
 	if f.dirOK == c.dir {
 		return c, nil
 	}
-	for _, sub := range []string{"blobs", "decompressed", "urls", "locks", "tmp"} {
+	for _, sub := range []string{"blobs", "decompressed", "urls", "locals", "locks", "tmp"} {
 		if err := os.MkdirAll(filepath.Join(c.dir, sub), 0o755); err != nil {
 			return cache{}, fmt.Errorf("cache dir: %w", err)
 		}

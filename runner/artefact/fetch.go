@@ -101,18 +101,16 @@ func (f *Fetcher) fetchLocal(ctx context.Context, name, path string, want Want) 
 	if fi.Size() > f.maxSize() {
 		return nil, tooLarge(fmt.Sprintf("size %d", fi.Size()), f.maxSize())
 	}
-	h := sha256.New()
 	head := make([]byte, sniffLen)
-	hn, _ := io.ReadFull(fh, head)
-	h.Write(head[:hn])
-	n, err := io.Copy(h, &ctxReader{ctx: ctx, r: fh})
+	hn, _ := fh.ReadAt(head, 0)
+	sum, err := f.localDigest(ctx, fh, abs, fi)
 	if err != nil {
 		if ctx.Err() != nil {
 			return nil, ctx.Err()
 		}
 		return nil, requestFault{fmt.Errorf("reading %s: %w", abs, err)}
 	}
-	file := &File{Path: abs, SHA256: hex.EncodeToString(h.Sum(nil)), Size: int64(hn) + n, Cached: true}
+	file := &File{Path: abs, SHA256: sum, Size: fi.Size(), Cached: true}
 	if want.SHA256 != "" && !sameDigest(want.SHA256, file.SHA256) {
 		return nil, digestMismatch(want.SHA256, file.SHA256)
 	}

@@ -440,3 +440,37 @@ func TestFetchContextCancelled(t *testing.T) {
 		t.Fatalf("err = %v, want the context's deadline", err)
 	}
 }
+
+func TestFetchLocalDigestMemo(t *testing.T) {
+	dir := t.TempDir()
+	path := writeFile(t, dir, "rootfs.ext4", testData(100000, 8))
+	f := newFetcher(t)
+	ctx := testContext(t)
+	first, err := f.Fetch(ctx, "rootfs", path, Want{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	memos, _ := filepath.Glob(filepath.Join(f.CacheDir, cacheVersion, "locals", "*.json"))
+	if len(memos) != 1 {
+		t.Fatalf("memo files: %v, want one", memos)
+	}
+	// Prove the memo is what answers: doctor it, and Fetch believes it.
+	fake := strings.Repeat("0", 64)
+	b := readFile(t, memos[0])
+	os.WriteFile(memos[0], []byte(strings.Replace(string(b), first.SHA256, fake, 1)), 0o644)
+	if again, err := f.Fetch(ctx, "rootfs", path, Want{}); err != nil || again.SHA256 != fake {
+		t.Fatalf("unchanged file: sha256 %v, %v; want the memo's", again, err)
+	}
+	// Rewrite the file with the same size and mtime: its ctime still moves.
+	fi, _ := os.Stat(path)
+	changed := testData(100000, 9)
+	os.WriteFile(path, changed, 0o644)
+	os.Chtimes(path, fi.ModTime(), fi.ModTime())
+	file, err := f.Fetch(ctx, "rootfs", path, Want{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if file.SHA256 != sha(changed) {
+		t.Errorf("a rewritten file with its old size and mtime: sha256 %s, want %s", file.SHA256, sha(changed))
+	}
+}
