@@ -118,8 +118,12 @@ func isHex(c byte) bool {
 }
 
 // cleanTitle makes a title of s: one line of valid UTF-8, without
-// addresses, bounded.
+// addresses or function offsets (they change from build to build),
+// bounded.
 func cleanTitle(s string) string {
+	if strings.Contains(s, "+0x") {
+		s = offsetRe.ReplaceAllString(s, "")
+	}
 	s = addrRe.ReplaceAllString(s, "")
 	s = strings.Join(strings.Fields(s), " ")
 	s = strings.TrimRight(s, " ,:;")

@@ -192,5 +192,3 @@ func trimRight(b []byte) []byte {
 func hasPrefix(b []byte, s string) bool {
 	return len(b) >= len(s) && string(b[:len(s)]) == s
 }
-
-func indexByte(b []byte, c byte) int { return bytes.IndexByte(b, c) }

@@ -1,5 +1,7 @@
 package console
 
+import "bytes"
+
 // text analyses one console line, or a piece of one, without its printk
 // prefix.
 func (a *Analyzer) text(t []byte, p kernelPrefix) {
@@ -19,7 +21,7 @@ func (a *Analyzer) text(t []byte, p kernelPrefix) {
 	a.crash(t, ts, p)
 	a.milestone(ts, p)
 	a.prompt(ts)
-	if ts[0] == '<' || bytesHasLAVA(t) {
+	if ts[0] == '<' || hasLAVA(t) {
 		if !p.kernel && a.keepFragment(t) {
 			return
 		}
@@ -30,11 +32,11 @@ func (a *Analyzer) text(t []byte, p kernelPrefix) {
 	}
 }
 
-// bytesHasLAVA says whether t holds the start of a LAVA signal or marker
+// hasLAVA says whether t holds the start of a LAVA signal or marker
 // (or, at its very end, the start of one cut short).
-func bytesHasLAVA(t []byte) bool {
+func hasLAVA(t []byte) bool {
 	for i := 0; i < len(t); i++ {
-		j := indexByte(t[i:], '<')
+		j := bytes.IndexByte(t[i:], '<')
 		if j < 0 {
 			return false
 		}
