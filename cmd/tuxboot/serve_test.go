@@ -412,7 +412,11 @@ func TestServeSIGKILL(t *testing.T) {
 		uids = append(uids, body["uid"].(string))
 	}
 	s1.waitState(t, uids[0], api.StateRunning, time.Minute)
-	time.Sleep(2 * time.Second) // into the boot
+	// Into the boot: the kernel is talking, and the boot is far from done.
+	deadline := time.Now().Add(time.Minute)
+	for s1.text(t, "/"+uids[0]+"/logs") == "" && time.Now().Before(deadline) {
+		time.Sleep(100 * time.Millisecond)
+	}
 	for _, uid := range uids[1:] {
 		if v := s1.get(t, uid); v.State != api.StateProvisioning {
 			t.Fatalf("%s is %s before the kill, want it queued", uid, v.State)
