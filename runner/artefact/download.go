@@ -149,8 +149,9 @@ func (f *Fetcher) get(ctx context.Context, c cache, lockName, u string, cond *in
 		switch {
 		case errors.Is(err, errLimit):
 			return download{}, 0, tooLarge("body", limit)
-		case body.err != nil && errors.Is(err, body.err):
-			// The network failed mid-body (reset, EOF before the end).
+		case body.err != nil && errors.Is(err, body.err), errors.Is(context.Cause(ctx), errStalled):
+			// The network failed mid-body (reset, EOF before the end,
+			// silence).
 			return download{}, 0, classify(ctx, fmt.Errorf("reading body after %d bytes: %w", n, err))
 		}
 		return download{}, 0, err // the cache disk failed, or ctx ended
