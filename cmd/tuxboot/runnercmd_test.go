@@ -145,7 +145,7 @@ func TestRunnerSIGTERMPublishesResult(t *testing.T) {
 		t.Errorf("result %q %+v, want error/interrupted", res.Result, res.Failure)
 	}
 	log, err := q.Objects.GetString(context.Background(), queue.LogObject(id, 1))
-	if err != nil || !strings.Contains(log, "TUXBOOT-INIT") {
-		t.Errorf("stored console.log (%d bytes, %v) lacks the init marker", len(log), err)
+	if err != nil || !strings.Contains(log, "Linux version") || int64(len(log)) != res.LogBytes {
+		t.Errorf("stored console.log (%d bytes, results say %d, %v) lacks the kernel banner", len(log), res.LogBytes, err)
 	}
 }
