@@ -148,8 +148,8 @@ func TestRealBootFailures(t *testing.T) {
 		{"fail", boot.Timeouts{}, boot.Fail, []string{boot.FailTest}},
 		{"panic", boot.Timeouts{}, boot.Fail, []string{"kernel_panic", "oops"}},
 		{"exit", boot.Timeouts{}, boot.Fail, []string{"init_died"}},
-		{"hang", boot.Timeouts{NoOutput: 8}, boot.Fail, []string{boot.FailNoOutput}},
-		{"chatter", boot.Timeouts{Boot: 25}, boot.Fail, []string{boot.FailTimeout}},
+		{"hang", boot.Timeouts{NoOutput: 30}, boot.Fail, []string{boot.FailNoOutput}},
+		{"chatter", boot.Timeouts{Boot: 60}, boot.Fail, []string{boot.FailTimeout}},
 		{"reboot", boot.Timeouts{}, boot.Fail, []string{"reboot", boot.FailIncomplete}},
 		{"shell", boot.Timeouts{}, boot.Pass, nil},
 	}

@@ -172,7 +172,7 @@ func TestRunBrokenKernels(t *testing.T) {
 			t.Parallel()
 			results := filepath.Join(t.TempDir(), "results.json")
 			code, stdout, stderr := runCLI(t, "run", "--device", tt.device, "--kernel", tt.kernel, "--rootfs", tt.rootfs,
-				"--timeouts", "boot=60,no_output=10", "--accel", "tcg", "--cache-dir", t.TempDir(), "--results", results, "--quiet")
+				"--timeouts", "boot=90,no_output=30", "--accel", "tcg", "--cache-dir", t.TempDir(), "--results", results, "--quiet")
 			if code != exitFail {
 				t.Fatalf("exit %d, want %d (fail)\nstdout: %s\nstderr: %s", code, exitFail, stdout, stderr)
 			}
