@@ -100,6 +100,7 @@ func runnerMain(ctx context.Context, args []string, stdout, stderr io.Writer) in
 
 	pub := q.Publisher(f.id, f.attempt, queue.SourceRunner)
 	live := pub.LogWriter()
+	events := pub.EventQueue()
 	stored, err := os.CreateTemp(f.workDir, "tuxboot-console-*.log")
 	if err != nil {
 		log.Error().Err(err).Msg("console log file")
@@ -114,25 +115,27 @@ func runnerMain(ctx context.Context, args []string, stdout, stderr io.Writer) in
 			Retries:  f.fetchRetries,
 			Log:      func(format string, args ...any) { log.Info().Msgf(format, args...) },
 		},
-		WorkDir: f.workDir,
-		Console: io.MultiWriter(&capWriter{w: stored, left: queue.MaxStoredLogBytes}, live),
-		OnEvent: func(ev boot.Event) {
-			if err := pub.Event(context.Background(), ev); err != nil {
-				log.Warn().Err(err).Msg("publish event")
-			}
-		},
+		WorkDir:   f.workDir,
+		Console:   io.MultiWriter(&capWriter{w: stored, left: queue.MaxStoredLogBytes}, live),
+		OnEvent:   events.Send,
 		KVMUsable: newKVMProber(userCacheDir(f.cacheDir)),
 	}
 	log.Info().Str("device", req.Device).Msg("booting")
 	res := r.Run(ctx, req)
 	res.ID, res.Attempt = f.id, f.attempt
-	live.Close()
 	log.Info().Str("result", res.Result).Msg("boot ended")
 
 	// The result must get out even when the runner was told to stop:
-	// publish with a fresh deadline of the grace period.
+	// publish with a fresh deadline of the grace period, of which the
+	// live streams may take half.
 	pctx, cancel := context.WithTimeout(context.Background(), f.grace)
 	defer cancel()
+	sctx, scancel := context.WithTimeout(pctx, f.grace/2)
+	live.Close(sctx)
+	if n := events.Close(sctx); n > 0 {
+		log.Warn().Int("dropped", n).Msg("events not published")
+	}
+	scancel()
 	code := runner.ExitCode(res)
 	if err := publishOutcome(pctx, q, pub, f, res, stored); err != nil {
 		log.Error().Err(err).Msg("publish the result")

@@ -93,22 +93,26 @@ func (p *Publisher) Result(ctx context.Context, data []byte) error {
 // LogWriter streams console bytes as log chunks. Write never blocks on
 // NATS: chunks are published from a goroutine every LogChunkEvery or
 // LogChunkBytes, and past MaxLiveLogBytes the stream stops with a note.
+// A chunk that cannot be published is dropped (the stored console.log has
+// it); the next chunk's offset shows the gap.
 type LogWriter struct {
 	p      *Publisher
 	mu     sync.Mutex
 	buf    []byte
 	offset int64 // console offset of buf[0]
-	total  int64
 	capped bool
 	kick   chan struct{}
 	done   chan struct{}
 	closed chan struct{}
 	once   sync.Once
+	ctx    context.Context // ends every publish once Close gives up
+	abort  context.CancelFunc
 }
 
 // LogWriter starts a log chunk stream for the attempt; Close flushes it.
 func (p *Publisher) LogWriter() *LogWriter {
 	w := &LogWriter{p: p, kick: make(chan struct{}, 1), done: make(chan struct{}), closed: make(chan struct{})}
+	w.ctx, w.abort = context.WithCancel(context.Background())
 	go w.loop()
 	return w
 }
@@ -117,7 +121,6 @@ func (w *LogWriter) Write(b []byte) (int, error) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	n := len(b)
-	w.total += int64(n)
 	if w.capped {
 		return n, nil
 	}
@@ -158,14 +161,17 @@ func (w *LogWriter) loop() {
 			n := min(len(buf), LogChunkBytes)
 			m := w.p.msg(LogSubject(w.p.id), buf[:n])
 			m.Header.Set(HeaderOffset, strconv.FormatInt(off, 10))
-			ctx, cancel := context.WithTimeout(context.Background(), publishTimeout)
-			w.p.js.PublishMsg(ctx, m) // a lost chunk is in the stored log
+			ctx, cancel := context.WithTimeout(w.ctx, publishTimeout)
+			_, err := w.p.js.PublishMsg(ctx, m)
 			cancel()
+			if err != nil {
+				break // the server is slow or gone: skip to what comes next
+			}
 			buf, off = buf[n:], off+int64(n)
 		}
 		if capped && !noted {
 			noted = true
-			w.p.Event(context.Background(), boot.Event{Type: boot.EventNote,
+			w.p.Event(w.ctx, boot.Event{Type: boot.EventNote,
 				Message: fmt.Sprintf("live log stopped at %d bytes; the stored console.log goes on", MaxLiveLogBytes)})
 		}
 		if last {
@@ -174,11 +180,76 @@ func (w *LogWriter) loop() {
 	}
 }
 
-// Close publishes what is buffered and stops the stream.
-func (w *LogWriter) Close() error {
+// Close publishes what is buffered and stops the stream; when ctx ends
+// first, what is left is dropped.
+func (w *LogWriter) Close(ctx context.Context) {
 	w.once.Do(func() { close(w.closed) })
-	<-w.done
-	return nil
+	select {
+	case <-w.done:
+	case <-ctx.Done():
+		w.abort()
+		<-w.done
+	}
+	w.abort()
+}
+
+// EventQueue publishes events in order from a goroutine, so that a slow
+// or absent server never holds up the boot. Past eventQueueLen events
+// waiting, new ones are dropped (the result has them all).
+type EventQueue struct {
+	p       *Publisher
+	ch      chan boot.Event
+	done    chan struct{}
+	ctx     context.Context
+	abort   context.CancelFunc
+	mu      sync.Mutex
+	dropped int
+}
+
+const eventQueueLen = 4096
+
+// EventQueue starts an event queue for the attempt; Close flushes it.
+func (p *Publisher) EventQueue() *EventQueue {
+	q := &EventQueue{p: p, ch: make(chan boot.Event, eventQueueLen), done: make(chan struct{})}
+	q.ctx, q.abort = context.WithCancel(context.Background())
+	go func() {
+		defer close(q.done)
+		for ev := range q.ch {
+			if err := p.Event(q.ctx, ev); err != nil {
+				q.mu.Lock()
+				q.dropped++
+				q.mu.Unlock()
+			}
+		}
+	}()
+	return q
+}
+
+// Send queues an event; it never blocks.
+func (q *EventQueue) Send(ev boot.Event) {
+	select {
+	case q.ch <- ev:
+	default:
+		q.mu.Lock()
+		q.dropped++
+		q.mu.Unlock()
+	}
+}
+
+// Close publishes the queued events, giving up when ctx ends, and says
+// how many events were not published.
+func (q *EventQueue) Close(ctx context.Context) int {
+	close(q.ch)
+	select {
+	case <-q.done:
+	case <-ctx.Done():
+		q.abort()
+		<-q.done
+	}
+	q.abort()
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return q.dropped
 }
 
 // PublishFinished announces a boot's end with its outcome. The message ID
