@@ -306,6 +306,12 @@ func (a *Analyzer) partialPrompt(b []byte) {
 	if i := midTimestamp(t); i > 0 {
 		return
 	}
+	// The end must survive the stripping: an escape sequence still open
+	// at the end of the partial line would swallow it here and maybe not
+	// in the finished line.
+	if n := len(t); n < 2 || t[n-1] != ' ' || (t[n-2] != ':' && t[n-2] != '#' && t[n-2] != '$') {
+		return
+	}
 	ts := trimSpace(t)
 	if len(ts) > 0 {
 		a.prompt(ts)
