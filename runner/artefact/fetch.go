@@ -23,10 +23,6 @@ import (
 func (f *Fetcher) Fetch(ctx context.Context, name, src string, want Want) (*File, error) {
 	file, err := f.fetch(ctx, name, src, want)
 	if err != nil {
-		var ae *Error
-		if errors.As(err, &ae) {
-			return nil, ae
-		}
 		return nil, &Error{Name: name, Source: src, Request: isRequestFault(err), Err: err}
 	}
 	file.Source = src
