@@ -224,3 +224,12 @@ func TestPrompts(t *testing.T) {
 		}
 	}
 }
+
+func TestPreambleWithinReportCap(t *testing.T) {
+	opts := Options{MaxLineBytes: 1000, MaxReportBytes: 100}
+	log := "------------[ cut here ]------------\n" + strings.Repeat("w", 900) + "\nWARNING: CPU: 0 PID: 1 at a.c:1 f+0x1/0x2\n---[ end trace 0 ]---\n"
+	s := summarize(t, log, opts)
+	if len(s.Crashes) != 1 || len(s.Crashes[0].Report) > opts.MaxReportBytes || !s.Crashes[0].Truncated {
+		t.Errorf("crashes %+v", s.Crashes)
+	}
+}

@@ -71,7 +71,7 @@ func checkBounded(t *testing.T, a *Analyzer) {
 	if len(a.buf) > o.MaxLineBytes || len(a.frag) > maxFragBytes+o.MaxLineBytes || len(a.pre.text) > 4096+o.MaxLineBytes {
 		t.Fatalf("buffers over their caps: line %d, fragment %d, preamble %d", len(a.buf), len(a.frag), len(a.pre.text))
 	}
-	if a.rep != nil && len(a.rep.text) > o.MaxReportBytes+4096+o.MaxLineBytes {
+	if a.rep != nil && len(a.rep.text) > o.MaxReportBytes {
 		t.Fatalf("open report over its cap: %d bytes", len(a.rep.text))
 	}
 }

@@ -318,7 +318,11 @@ func (a *Analyzer) crash(t, ts []byte, p kernelPrefix) {
 	}
 	r := &report{h: h, line: a.line}
 	if a.pre.lines > 0 {
-		r.text = append(r.text, a.pre.text...)
+		pre := a.pre.text
+		if len(pre) > a.opts.MaxReportBytes {
+			pre, r.truncated = pre[:a.opts.MaxReportBytes], true
+		}
+		r.text = append(r.text, pre...)
 		a.pre.reset()
 	}
 	r.add(t, ts, a.opts.MaxReportBytes)
