@@ -126,6 +126,7 @@ func serveMain(ctx context.Context, args []string, stdout, stderr io.Writer) int
 			log.Error().Err(err).Msg("controller")
 		}
 	}
+	log.Info().Msg("stopped")
 	return code
 }
 

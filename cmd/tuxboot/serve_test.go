@@ -64,12 +64,20 @@ func startServe(t *testing.T, dataDir, tag string, extra ...string) *serveProc {
 	s := &serveProc{cmd: cmd, logPath: logFile.Name(), exited: make(chan struct{})}
 	go func() { cmd.Wait(); close(s.exited) }()
 	t.Cleanup(func() {
-		s.cmd.Process.Signal(syscall.SIGTERM)
 		select {
-		case <-s.exited:
-		case <-time.After(30 * time.Second):
-			s.cmd.Process.Kill()
-			<-s.exited
+		case <-s.exited: // killed by the test
+		default:
+			s.cmd.Process.Signal(syscall.SIGTERM)
+			select {
+			case <-s.exited:
+				if code := s.cmd.ProcessState.ExitCode(); code != 0 {
+					t.Errorf("serve exited %d after SIGTERM, want 0", code)
+				}
+			case <-time.After(30 * time.Second):
+				t.Errorf("serve still running 30s after SIGTERM")
+				s.cmd.Process.Kill()
+				<-s.exited
+			}
 		}
 		if t.Failed() {
 			data, _ := os.ReadFile(s.logPath)
