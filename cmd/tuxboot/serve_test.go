@@ -409,7 +409,7 @@ func TestServeSIGKILL(t *testing.T) {
 	tag := nuid.Next()
 	dataDir := t.TempDir()
 	t.Cleanup(func() { reapTagged(t, tag, 30*time.Second) })
-	flags := []string{"--max-parallel", "1", "--ack-wait", "2s", "--heartbeat-timeout", "3s"}
+	flags := []string{"--max-parallel", "1", "--ack-wait", "3s", "--heartbeat-timeout", "10s"}
 	s1 := startServe(t, dataDir, tag, flags...)
 	var uids []string
 	for range 3 {
