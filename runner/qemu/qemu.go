@@ -120,7 +120,7 @@ func Start(ctx context.Context, argv []string, qmpPath string, console io.Writer
 // parsed its arguments and built the machine; QEMU exiting first is the
 // usual way a bad argv or an unloadable kernel shows.
 func (m *Machine) connectQMP(ctx context.Context, path string) error {
-	deadline := time.NewTimer(30 * time.Second)
+	deadline := time.NewTimer(90 * time.Second)
 	defer deadline.Stop()
 	tick := time.NewTicker(10 * time.Millisecond)
 	defer tick.Stop()
@@ -134,8 +134,8 @@ func (m *Machine) connectQMP(ctx context.Context, path string) error {
 				case err = <-connected:
 				case <-m.exited:
 					err = m.exitError()
-				case <-time.After(10 * time.Second):
-					err = errors.New("no QMP greeting within 10s")
+				case <-time.After(60 * time.Second):
+					err = errors.New("no QMP greeting within 60s")
 				}
 				if err != nil {
 					mon.Disconnect()
@@ -162,7 +162,7 @@ func (m *Machine) connectQMP(ctx context.Context, path string) error {
 		case <-m.exited:
 			return m.exitError()
 		case <-deadline.C:
-			return errors.New("QMP socket did not appear within 30s")
+			return errors.New("QMP socket did not appear within 90s")
 		case <-tick.C:
 		}
 	}
