@@ -203,9 +203,8 @@ func sleep(ctx context.Context, d time.Duration) {
 type decision int
 
 const (
-	decideRun       decision = iota // a new attempt was claimed: run it
-	decideDone                      // the boot is finished: acknowledge
-	decideDuplicate                 // this controller is running it already
+	decideRun  decision = iota // a new attempt was claimed: run it
+	decideDone                 // the boot is finished: acknowledge
 )
 
 // handle takes one delivery of a request to its end: the boot's final
@@ -264,38 +263,43 @@ func (c *Controller) handle(ctx context.Context, msg jetstream.Msg) {
 			}
 			return
 		}
-		switch dec {
-		case decideDone:
+		if dec == decideDone {
 			c.finished(ctx, rec)
 			b.delivery().Ack()
-			return
-		case decideDuplicate:
 			return
 		}
 		att := rec.Last()
 		log.Info().Int("attempt", att.N).Str("device", req.Device).Msg("scheduled")
 		c.q.Publisher(id, 0, queue.SourceController).State(ctx, store.Scheduled, fmt.Sprintf("attempt %d", att.N))
 		res, why := c.attempt(ctx, b, rec, log)
-		if ctx.Err() != nil {
+		if res == nil && why == nil {
 			// Shutting down: the runner was stopped; the request goes
 			// back to the queue, and whoever takes it next counts this
 			// attempt as lost.
 			b.delivery().Nak()
 			return
 		}
-		rec, again, err := c.conclude(ctx, id, att.N, res, why)
+		// An attempt that ended is recorded even if shutdown has begun.
+		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+		rec, again, err := c.conclude(rctx, id, att.N, res, why)
+		if err == nil && !again {
+			c.finished(rctx, rec)
+			b.delivery().Ack()
+		}
+		cancel()
 		if err != nil {
 			log.Error().Err(err).Msg("record attempt")
 			b.delivery().NakWithDelay(5 * time.Second)
 			return
 		}
-		if again {
-			log.Warn().Int("attempt", att.N).Str("kind", failureKind(res, why)).Msg("infrastructure error: retrying")
-			continue
+		if !again {
+			return
 		}
-		c.finished(ctx, rec)
-		b.delivery().Ack()
-		return
+		if ctx.Err() != nil {
+			b.delivery().Nak() // the next controller runs the retry
+			return
+		}
+		log.Warn().Int("attempt", att.N).Str("kind", failureKind(res, why)).Msg("infrastructure error: retrying")
 	}
 }
 
