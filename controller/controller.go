@@ -64,6 +64,7 @@ type Controller struct {
 	mu       sync.Mutex
 	inflight map[string]*boot_    // by boot ID
 	beats    map[string]time.Time // last heartbeat of any boot's runner, by boot ID
+	handback []jetstream.Msg      // requests to hand back once pulling has stopped
 }
 
 // boot_ is a boot this controller is running.
@@ -112,6 +113,9 @@ func (c *Controller) Instance() string { return c.instance }
 func (c *Controller) Run(ctx context.Context) error {
 	cons, err := c.q.Consumer(ctx)
 	if err != nil {
+		if ctx.Err() != nil {
+			return nil // stopped before it started
+		}
 		return err
 	}
 	beats, err := c.q.NC.Subscribe(queue.AllHeartbeats, func(m *nats.Msg) {
@@ -153,7 +157,10 @@ func (c *Controller) Run(ctx context.Context) error {
 		Int("retries", c.cfg.Retries).Str("executor", c.cfg.Executor.Name()).Msg("controller started")
 	slots := make(chan struct{}, c.cfg.MaxParallel)
 	var wg sync.WaitGroup
-	defer wg.Wait()
+	defer func() {
+		wg.Wait()
+		c.handBackAll()
+	}()
 	for {
 		// Backpressure: take a slot before pulling, so a request sits in
 		// the stream (where another controller may take it) until there
@@ -163,7 +170,10 @@ func (c *Controller) Run(ctx context.Context) error {
 		case <-ctx.Done():
 			return nil
 		}
-		batch, err := cons.Fetch(1, jetstream.FetchMaxWait(time.Second))
+		if ctx.Err() != nil {
+			return nil // no pull may be outstanding when requests are handed back
+		}
+		batch, err := cons.Fetch(1, jetstream.FetchMaxWait(pullWait))
 		if err != nil {
 			<-slots
 			if ctx.Err() != nil {
@@ -199,6 +209,48 @@ func sleep(ctx context.Context, d time.Duration) {
 	}
 }
 
+// handBack queues a request to be handed back to the stream at shutdown.
+func (c *Controller) handBack(m jetstream.Msg) {
+	c.mu.Lock()
+	c.handback = append(c.handback, m)
+	c.mu.Unlock()
+}
+
+// handBackAll gives up the requests this controller holds at shutdown:
+// each is published again and the delivery acknowledged. A nak would not
+// do: the server keeps a nak'd request as delivered, and across a restart
+// of the server (tuxboot serve) it would wait out the ack wait. Publishing
+// happens once no pull of this controller's can still be waiting on the
+// server, or the request would be delivered straight back to it. Should
+// the controller die between publish and ack, the boot's record makes the
+// second copy harmless.
+func (c *Controller) handBackAll() {
+	c.mu.Lock()
+	msgs := c.handback
+	c.handback = nil
+	c.mu.Unlock()
+	if len(msgs) == 0 {
+		return
+	}
+	time.Sleep(pullWait / 2) // past the server's expiry of the last pull
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	for _, m := range msgs {
+		id := fmt.Sprintf("handback-%d", streamSeq(m))
+		if _, err := c.q.JS.Publish(ctx, queue.RequestSubject, m.Data(), jetstream.WithMsgID(id)); err != nil {
+			c.cfg.Log.Warn().Err(err).Msg("hand back a request: it will be redelivered after the ack wait")
+			m.Nak()
+			continue
+		}
+		m.Ack()
+	}
+	c.q.NC.FlushTimeout(5 * time.Second)
+	c.cfg.Log.Info().Int("requests", len(msgs)).Msg("requests handed back")
+}
+
+// pullWait is how long one pull waits for a request.
+const pullWait = time.Second
+
 // decision is what a delivery of a request leads to.
 type decision int
 
@@ -219,6 +271,10 @@ func (c *Controller) handle(ctx context.Context, msg jetstream.Msg) {
 	}
 	id := req.ID
 	log := c.cfg.Log.With().Str("id", id).Logger()
+	if ctx.Err() != nil {
+		c.handBack(msg) // pulled as shutdown began
+		return
+	}
 
 	c.mu.Lock()
 	if b := c.inflight[id]; b != nil {
@@ -272,14 +328,10 @@ func (c *Controller) handle(ctx context.Context, msg jetstream.Msg) {
 		log.Info().Int("attempt", att.N).Str("device", req.Device).Msg("scheduled")
 		c.q.Publisher(id, 0, queue.SourceController).State(ctx, store.Scheduled, fmt.Sprintf("attempt %d", att.N))
 		res, why := c.attempt(ctx, b, rec, log)
-		if res == nil && why == nil {
-			// Shutting down: the runner was stopped; the request goes
-			// back to the queue, and whoever takes it next counts this
-			// attempt as lost.
-			b.delivery().Nak()
-			return
-		}
-		// An attempt that ended is recorded even if shutdown has begun.
+		// An attempt that ended is recorded even if shutdown has begun;
+		// one that shutdown interrupted is recorded as such, and its
+		// request handed back below, so that the next controller retries
+		// it at once.
 		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
 		rec, again, err := c.conclude(rctx, id, att.N, res, why)
 		if err == nil && !again {
@@ -296,7 +348,7 @@ func (c *Controller) handle(ctx context.Context, msg jetstream.Msg) {
 			return
 		}
 		if ctx.Err() != nil {
-			b.delivery().Nak() // the next controller runs the retry
+			c.handBack(b.delivery()) // the next controller runs the retry
 			return
 		}
 		log.Warn().Int("attempt", att.N).Str("kind", failureKind(res, why)).Msg("infrastructure error: retrying")
@@ -454,7 +506,7 @@ wait:
 		case <-ctx.Done():
 			stop()
 			<-run.Done()
-			return nil, nil
+			return nil, &boot.Failure{Kind: boot.FailInterrupted, Title: "controller shut down (" + c.instance + ")"}
 		case <-cancel:
 			log.Info().Msg("cancel requested: stopping runner")
 			stop()

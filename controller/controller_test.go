@@ -230,13 +230,13 @@ func TestDuplicateRequestStartsOneBoot(t *testing.T) {
 	}
 }
 
-// A controller that dies with a boot in flight: the next one finds the
-// attempt lost and runs it again.
+// A controller shut down with a boot in flight records the attempt as
+// interrupted and hands the request back: the next one runs it again.
 func TestDeadControllerBootResumes(t *testing.T) {
 	q := queuetest.New(t, queue.Options{AckWait: time.Second})
 	st := &store.Store{KV: q.State}
 	ex := &fake.Executor{Queue: q}
-	c, err := controller.New(controller.Config{Queue: q, Executor: ex, HeartbeatTimeout: time.Second, StopGrace: time.Second,
+	c, err := controller.New(controller.Config{Queue: q, Executor: ex, Retries: 2, HeartbeatTimeout: time.Second, StopGrace: time.Second,
 		Log: zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.WarnLevel)})
 	if err != nil {
 		t.Fatal(err)
@@ -254,8 +254,8 @@ func TestDeadControllerBootResumes(t *testing.T) {
 	st.Update(context.Background(), id, func(r *store.Record) (bool, error) { r.Request.BootArgs = "pass"; return true, nil })
 	ex2 := start(t, q, controller.Config{Retries: 2})
 	rec := waitFinished(t, q, id, 20*time.Second)
-	if len(rec.Attempts) != 2 || rec.Attempts[0].Result != boot.Error || rec.Attempts[0].Failure.Kind != boot.FailInfra {
-		t.Errorf("attempts %+v, want the first lost", rec.Attempts)
+	if len(rec.Attempts) != 2 || rec.Attempts[0].Result != boot.Error || rec.Attempts[0].Failure.Kind != boot.FailInterrupted {
+		t.Errorf("attempts %+v, want the first interrupted", rec.Attempts)
 	}
 	if ex2.Starts(id) != 1 {
 		t.Errorf("second controller started %d runners, want 1", ex2.Starts(id))
@@ -279,4 +279,34 @@ func waitState(t *testing.T, st *store.Store, id, state string) {
 		time.Sleep(20 * time.Millisecond)
 	}
 	t.Fatalf("boot %s never reached %s", id, state)
+}
+
+// A controller shut down hands its requests back at once: none is left
+// waiting out the ack wait.
+func TestShutdownHandsRequestsBack(t *testing.T) {
+	q := queuetest.New(t, queue.Options{AckWait: 30 * time.Second})
+	st := &store.Store{KV: q.State}
+	c, err := controller.New(controller.Config{Queue: q, Executor: &fake.Executor{Queue: q}, Retries: 2, StopGrace: time.Second,
+		Log: zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.DebugLevel)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); c.Run(ctx) }()
+	id := submit(t, q, "hang")
+	waitState(t, st, id, store.Running)
+	cancel()
+	<-done
+	cons, err := q.JS.Consumer(context.Background(), queue.RequestStream, queue.ControllerName)
+	if err != nil {
+		t.Fatal(err)
+	}
+	info, err := cons.Info(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if info.NumAckPending != 0 || info.NumPending != 1 {
+		t.Errorf("after shutdown: %d requests pending, %d awaiting an ack; want 1 and 0 (delivered %+v)", info.NumPending, info.NumAckPending, info.Delivered)
+	}
 }

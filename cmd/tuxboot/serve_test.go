@@ -456,3 +456,52 @@ func TestServeSIGKILL(t *testing.T) {
 	}
 	t.Logf("all %d boots finished %.1fs after the kill", len(uids), time.Since(killedAt).Seconds())
 }
+
+// TestServeRestart stops `tuxboot serve` (SIGTERM) with a boot running and
+// starts it again: the interrupted attempt is recorded and retried at
+// once, without waiting out the ack or heartbeat timeouts.
+func TestServeRestart(t *testing.T) {
+	if testing.Short() {
+		t.Skip("boots QEMU")
+	}
+	req := realRequest(t, "arm64", "qemu-arm64", "")
+	tag := nuid.Next()
+	dataDir := t.TempDir()
+	t.Cleanup(func() { reapTagged(t, tag, 30*time.Second) })
+	s1 := startServe(t, dataDir, tag)
+	code, body := s1.submit(t, req)
+	if code != http.StatusCreated {
+		t.Fatalf("submit: %d %v", code, body)
+	}
+	uid := body["uid"].(string)
+	s1.waitState(t, uid, api.StateRunning, time.Minute)
+	deadline := time.Now().Add(time.Minute)
+	for s1.text(t, "/"+uid+"/logs") == "" && time.Now().Before(deadline) {
+		time.Sleep(100 * time.Millisecond)
+	}
+	s1.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-s1.exited:
+		if code := s1.cmd.ProcessState.ExitCode(); code != 0 {
+			t.Errorf("serve exited %d after SIGTERM, want 0", code)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("serve still running 30s after SIGTERM")
+	}
+
+	restarted := time.Now()
+	s2 := startServe(t, dataDir, tag)
+	v := s2.waitState(t, uid, api.StateFinished, 3*time.Minute)
+	if v.Result != boot.Pass || len(v.Attempts) != 2 {
+		t.Fatalf("result %q after %+v, want pass after 2 attempts", v.Result, v.Attempts)
+	}
+	if f := v.Attempts[0].Failure; f == nil || f.Kind != boot.FailInterrupted {
+		t.Errorf("first attempt recorded as %+v, want interrupted", v.Attempts[0])
+	}
+	if wait := v.Attempts[1].StartedAt.Sub(restarted); wait > 10*time.Second {
+		t.Errorf("the retry started %s after the restart; the default ack wait and heartbeat timeout are 30s", wait)
+	}
+	if n := countFinished(s2.events(t, uid, false)); n != 1 {
+		t.Errorf("%d finished events, want 1", n)
+	}
+}
