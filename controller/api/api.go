@@ -323,7 +323,8 @@ func (s *Server) cancel(w http.ResponseWriter, r *http.Request, rec *store.Recor
 		return
 	}
 	if finishedNow {
-		publishFinished(ctx, s.Queue, rec)
+		// Announced once (by message ID), as the controller does.
+		s.Queue.PublishFinished(ctx, rec.ID, rec.Result)
 	} else {
 		s.Queue.NC.Publish(queue.CancelSubject(rec.ID), nil)
 	}
@@ -338,10 +339,4 @@ func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
 	}
 	w.Header().Set("Content-Type", "text/plain")
 	io.WriteString(w, "ok\n")
-}
-
-// publishFinished announces a boot's end once (by message ID), like the
-// controller does for the boots it finishes.
-func publishFinished(ctx context.Context, q *queue.Queue, rec *store.Record) error {
-	return q.PublishFinished(ctx, rec.ID, rec.Result)
 }
