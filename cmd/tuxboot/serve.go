@@ -33,6 +33,7 @@ func serveMain(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	dataDir := fs.String("data-dir", defaultDataDir(), "JetStream store and runners' files; the same directory after a restart resumes every boot")
 	natsListen := fs.String("nats-listen", "127.0.0.1:-1", "embedded NATS server address (port -1 picks a free one)")
 	addrFile := fs.String("addr-file", "", "write the HTTP API's address here once it listens (for scripts)")
+	tokensFile := fs.String("tokens", "", "file of API tokens, one 'TOKEN GROUP' a line; without it the API is open and listens on loopback only")
 	if err := fs.Parse(args); err != nil {
 		return exitBadRequest
 	}
@@ -46,6 +47,16 @@ func serveMain(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		return exitBadRequest
 	}
 	f.workDir = filepath.Join(*dataDir, "runners")
+	var tokens api.Tokens
+	if *tokensFile != "" {
+		if tokens, err = api.LoadTokens(*tokensFile); err != nil {
+			fmt.Fprintln(stderr, "tuxboot serve: --tokens:", err)
+			return exitBadRequest
+		}
+	} else if !isLoopback(*listen) {
+		fmt.Fprintf(stderr, "tuxboot serve: --listen %s is not a loopback address: an API without --tokens would let anyone on the network boot kernels here\n", *listen)
+		return exitBadRequest
+	}
 
 	ns, err := natsserver.Start(natsserver.Options{Listen: *natsListen, StoreDir: filepath.Join(*dataDir, "jetstream")})
 	if err != nil {
@@ -72,8 +83,9 @@ func serveMain(ctx context.Context, args []string, stdout, stderr io.Writer) int
 
 	devices := device.Builtin()
 	apiServer := &api.Server{
-		Queue: q,
-		Log:   log,
+		Queue:  q,
+		Log:    log,
+		Tokens: tokens,
 		Validate: func(req *boot.Request) error {
 			_, err := devices.Lookup(req.Device)
 			if err != nil {
@@ -96,6 +108,9 @@ func serveMain(ctx context.Context, args []string, stdout, stderr io.Writer) int
 			log.Error().Err(err).Msg("--addr-file")
 			return exitInfra
 		}
+	}
+	if tokens == nil {
+		log.Warn().Str("listen", addr).Msg("no --tokens: the API is unauthenticated, so it listens on loopback only")
 	}
 	log.Info().Str("listen", "http://"+addr).Str("nats", ns.URL()).Str("data_dir", *dataDir).Msg("serving")
 
@@ -128,6 +143,20 @@ func serveMain(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	}
 	log.Info().Msg("stopped")
 	return code
+}
+
+// isLoopback says an address listens on loopback only: "localhost" or a
+// loopback IP. An empty host (all interfaces) is not.
+func isLoopback(addr string) bool {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return false
+	}
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }
 
 func defaultDataDir() string {

@@ -35,8 +35,11 @@ type Server struct {
 	Queue *queue.Queue
 	// Validate, if set, runs after the request's own Validate.
 	Validate Validator
-	Log      zerolog.Logger
-	st       *store.Store
+	// Tokens, if set, are required on every /v1 route, each valid for
+	// one group only.
+	Tokens Tokens
+	Log    zerolog.Logger
+	st     *store.Store
 }
 
 // API states, as TuxSuite names them.
@@ -55,17 +58,19 @@ func (s *Server) Handler() http.Handler {
 	s.st = &store.Store{KV: s.Queue.State}
 	mux := http.NewServeMux()
 	const base = "/v1/groups/{group}/projects/{project}/tests"
-	mux.HandleFunc("POST "+base, s.submit)
-	mux.HandleFunc("GET "+base+"/{uid}", s.withRecord(s.get))
-	mux.HandleFunc("GET "+base+"/{uid}/logs", s.withRecord(s.logs))
-	mux.HandleFunc("GET "+base+"/{uid}/results", s.withRecord(s.results))
-	mux.HandleFunc("GET "+base+"/{uid}/events", s.withRecord(s.events))
-	mux.HandleFunc("POST "+base+"/{uid}/cancel", s.withRecord(s.cancel))
+	mux.HandleFunc("POST "+base, s.authorized(s.submit))
+	mux.HandleFunc("GET "+base, s.authorized(s.list))
+	mux.HandleFunc("GET "+base+"/{uid}", s.authorized(s.withRecord(s.get)))
+	mux.HandleFunc("GET "+base+"/{uid}/logs", s.authorized(s.withRecord(s.logs)))
+	mux.HandleFunc("GET "+base+"/{uid}/results", s.authorized(s.withRecord(s.results)))
+	mux.HandleFunc("GET "+base+"/{uid}/events", s.authorized(s.withRecord(s.events)))
+	mux.HandleFunc("GET "+base+"/{uid}/reproducer", s.authorized(s.withRecord(s.reproducer)))
+	mux.HandleFunc("POST "+base+"/{uid}/cancel", s.authorized(s.withRecord(s.cancel)))
 	mux.HandleFunc("GET /healthz", s.healthz)
 	return mux
 }
 
-// View is a test as the API shows it.
+// View is a test as the API shows it (TuxSuite's status object).
 type View struct {
 	UID         string          `json:"uid"`
 	Group       string          `json:"group"`
@@ -74,12 +79,36 @@ type View struct {
 	Result      string          `json:"result,omitempty"`
 	Failure     *boot.Failure   `json:"failure,omitempty"`
 	Device      string          `json:"device"`
+	Request     boot.Request    `json:"request"`
 	Attempts    []store.Attempt `json:"attempts"`
 	SubmittedAt time.Time       `json:"submitted_at"`
 	UpdatedAt   time.Time       `json:"updated_at"`
+	// TestResults is each test's result by name, "boot" always among
+	// them once finished, as TuxSuite's "results" object.
+	TestResults map[string]string `json:"results"`
+	// Retries counts attempts beyond the first; RetryMessages says why
+	// each earlier attempt did not stand.
+	Retries       int      `json:"retries"`
+	RetryMessages []string `json:"retries_messages"`
+	// Times of the state changes; running and finished are null until reached.
+	ProvisioningTime time.Time  `json:"provisioning_time"`
+	RunningTime      *time.Time `json:"running_time"`
+	FinishedTime     *time.Time `json:"finished_time"`
+	// Duration is seconds from running to finished (or to now while running).
+	Duration int64 `json:"duration"`
 	// Results is results.json, once the test has finished.
-	Results *boot.Result `json:"results,omitempty"`
+	Results *boot.Result `json:"results_json,omitempty"`
 	URL     string       `json:"url"`
+	Links   Links        `json:"links"`
+}
+
+// Links are the URLs of a test's documents.
+type Links struct {
+	Self       string `json:"self"`
+	Logs       string `json:"logs"`
+	Results    string `json:"results"`
+	Events     string `json:"events"`
+	Reproducer string `json:"reproducer"`
 }
 
 type apiError struct {
@@ -119,6 +148,10 @@ func (s *Server) submit(w http.ResponseWriter, r *http.Request) {
 	dec.DisallowUnknownFields() // a misspelt field is a mistake to point out, not to ignore
 	if err := dec.Decode(&req); err != nil {
 		writeError(w, http.StatusBadRequest, "invalid request", "body: "+err.Error())
+		return
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		writeError(w, http.StatusBadRequest, "invalid request", "body: more than one JSON value")
 		return
 	}
 	if req.ID != "" {
@@ -210,18 +243,51 @@ func apiState(state string) string {
 }
 
 func (s *Server) view(ctx context.Context, rec *store.Record, withResults bool) View {
+	self := fmt.Sprintf("/v1/groups/%s/projects/%s/tests/%s", rec.Group, rec.Project, rec.ID)
 	v := View{UID: rec.ID, Group: rec.Group, Project: rec.Project, State: apiState(rec.State),
-		Result: rec.Result, Failure: rec.Failure, Device: rec.Request.Device, Attempts: rec.Attempts,
-		SubmittedAt: rec.SubmittedAt, UpdatedAt: rec.UpdatedAt,
-		URL: fmt.Sprintf("/v1/groups/%s/projects/%s/tests/%s", rec.Group, rec.Project, rec.ID)}
+		Result: rec.Result, Failure: rec.Failure, Device: rec.Request.Device, Request: rec.Request,
+		Attempts: rec.Attempts, SubmittedAt: rec.SubmittedAt, UpdatedAt: rec.UpdatedAt,
+		TestResults: map[string]string{}, RetryMessages: []string{},
+		ProvisioningTime: rec.SubmittedAt, URL: self,
+		Links: Links{Self: self, Logs: self + "/logs", Results: self + "/results", Events: self + "/events", Reproducer: self + "/reproducer"}}
 	if v.Attempts == nil {
 		v.Attempts = []store.Attempt{}
+	}
+	if n := len(rec.Attempts); n > 0 {
+		v.Retries = n - 1
+		for _, a := range rec.Attempts[:n-1] {
+			msg := fmt.Sprintf("attempt %d: %s", a.N, a.Result)
+			if a.Failure != nil {
+				msg += ": " + a.Failure.Title
+			}
+			v.RetryMessages = append(v.RetryMessages, msg)
+		}
+		started := rec.Attempts[0].StartedAt
+		v.RunningTime = &started
+	}
+	end := time.Now().UTC()
+	if rec.State == store.Finished {
+		end = rec.UpdatedAt
+		if a := rec.Last(); a != nil && a.FinishedAt != nil {
+			end = *a.FinishedAt
+		}
+		v.FinishedTime = &end
+		v.TestResults["boot"] = rec.Result
+	}
+	if v.RunningTime != nil && end.After(*v.RunningTime) {
+		v.Duration = int64(end.Sub(*v.RunningTime).Seconds())
 	}
 	if withResults && rec.ResultObject != "" {
 		if data, err := s.Queue.Objects.GetBytes(ctx, rec.ResultObject); err == nil {
 			var res boot.Result
 			if json.Unmarshal(data, &res) == nil {
 				v.Results = &res
+				if res.Failure != nil && res.Failure.Kind == boot.FailTest {
+					v.TestResults["boot"] = boot.Pass // booted; a test failed
+				}
+				for _, t := range res.Tests {
+					v.TestResults[t.Suite+"/"+t.Name] = t.Result
+				}
 			}
 		}
 	}
@@ -249,6 +315,10 @@ func (s *Server) results(w http.ResponseWriter, r *http.Request, rec *store.Reco
 // logs serves the stored console.log of a finished test, or what the
 // live stream of the current attempt has so far.
 func (s *Server) logs(w http.ResponseWriter, r *http.Request, rec *store.Record) {
+	if wantsEventStream(r) {
+		s.logStream(w, r, rec)
+		return
+	}
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 	if rec.LogObject != "" {
 		obj, err := s.Queue.Objects.Get(r.Context(), rec.LogObject)
