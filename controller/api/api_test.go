@@ -84,6 +84,10 @@ func TestSubmitRejectsInvalidRequests(t *testing.T) {
 		says string
 	}{
 		{"not JSON", `{"device":`, 400, "body"},
+		{"two JSON values", `{"device":"qemu-arm64","kernel":"/k"} {"device":"qemu-arm64","kernel":"/k"}`, 400, "more than one JSON value"},
+		{"trailing garbage", `{"device":"qemu-arm64","kernel":"/k"} ]`, 400, "body"},
+		{"empty body", ``, 400, "body: EOF"},
+		{"wrong type", `{"device":"qemu-arm64","kernel":"/k","smp":"two"}`, 400, "smp"},
 		{"unknown field", `{"device":"qemu-arm64","kernal":"/k"}`, 400, "kernal"},
 		{"missing kernel", `{"device":"qemu-arm64"}`, 400, "kernel: is required"},
 		{"unknown device", `{"device":"qemu-vax","kernel":"/k"}`, 400, "unknown device qemu-vax"},
