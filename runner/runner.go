@@ -39,9 +39,10 @@ type Runner struct {
 	// OnEvent, when set, receives the boot's events in order.
 	OnEvent func(boot.Event)
 	// KVMUsable reports whether KVM works for a device on this host; probe
-	// is a QEMU command line that boots the request's kernel under KVM with
-	// its console on stdout. Nil means never (every boot uses TCG).
-	KVMUsable func(ctx context.Context, d device.Device, probe []string) error
+	// is a QEMU command line that boots the request's kernel (whose sha256
+	// is kernelSHA256) under KVM with its console on stdout. Nil means
+	// never (every boot uses TCG).
+	KVMUsable func(ctx context.Context, d device.Device, probe []string, kernelSHA256 string) error
 }
 
 // How long the runner waits, after the boot has said what it will, for
@@ -138,6 +139,10 @@ func (b *run) execute(ctx context.Context) {
 	}
 	b.res.QEMU.Binary = binary
 	path, err := exec.LookPath(binary)
+	if err != nil && req.QEMUBinary != "" {
+		b.fail(boot.Error, boot.FailBadRequest, "bad QEMU binary", fmt.Errorf("--qemu-binary %s: %w", binary, err))
+		return
+	}
 	if err != nil {
 		b.fail(boot.Error, boot.FailQEMU, "QEMU not found", fmt.Errorf("%s is not installed or not on PATH (Debian: apt-get install %s): %w", binary, debianPackage(binary), err))
 		return
@@ -163,7 +168,15 @@ func (b *run) execute(ctx context.Context) {
 	if !ok {
 		return
 	}
+	if b.res.Artefacts["kernel"].Size == 0 {
+		b.fail(boot.Error, boot.FailBadRequest, "empty kernel", fmt.Errorf("kernel %s is an empty file", req.Kernel))
+		return
+	}
 	accel, note := b.chooseAccel(ctx, dev, path, files)
+	if ctx.Err() != nil {
+		b.preBootStop(ctx, "probing KVM", boot.FailInfra)
+		return
+	}
 	if note != "" {
 		b.res.Notes = append(b.res.Notes, note)
 	}
@@ -202,7 +215,7 @@ func (b *run) fetch(ctx context.Context, scratch string) (device.Boot, bool) {
 			if errors.As(err, &ae) && ae.Request {
 				b.fail(boot.Error, boot.FailBadRequest, "bad artefact "+name, err)
 			} else if ctx.Err() != nil {
-				b.stopFailure(ctx)
+				b.preBootStop(ctx, "fetching "+name, boot.FailArtefact)
 			} else {
 				b.fail(boot.Error, boot.FailArtefact, "cannot fetch "+name, err)
 			}
@@ -319,7 +332,7 @@ func (b *run) chooseAccel(ctx context.Context, dev device.Device, binary string,
 		probe := device.Boot{Kernel: files.Kernel, DTB: files.DTB, BIOS: files.BIOS, Accel: "kvm", Console: "stdio", BootArgs: "panic=-1"}
 		var argv []string
 		if argv, err = dev.Argv(binary, probe); err == nil {
-			err = b.runner.KVMUsable(ctx, dev, argv)
+			err = b.runner.KVMUsable(ctx, dev, argv, b.res.Artefacts["kernel"].SHA256)
 		}
 	}
 	if err == nil {
@@ -352,6 +365,9 @@ func (b *run) boot(ctx context.Context, argv []string, qmpPath string) {
 	b.res.QEMU.Version = m.Version()
 
 	stop := b.watch(ctx, m)
+	if why := m.ShutdownReason(); stop.reason == stopGuestShutdown && !strings.HasPrefix(why, "guest-") {
+		stop = stopByHost(why)
+	}
 	m.Stop(stop.powerdown, powerdownGrace)
 	analyzer.Close()
 	if stop.reason == stopGuestShutdown && m.ShutdownReason() == "guest-shutdown" {
@@ -360,9 +376,10 @@ func (b *run) boot(ctx context.Context, argv []string, qmpPath string) {
 		b.reachShutdown(time.Now())
 	}
 	b.res.LogBytes = sink.bytes()
-	if code := m.ExitCode(); stop.reason == stopQEMUExited {
+	if code := m.ExitCode(); stop.reason == stopQEMUExited || stop.reason == stopHostShutdown {
 		b.res.QEMU.ExitCode = &code
 		b.res.QEMU.Stderr = m.Stderr()
+		stop.exit = m.ExitStatus()
 	}
 	b.judge(analyzer.Summary(), stop)
 }
@@ -375,7 +392,11 @@ func (b *run) startFailure(ctx context.Context, err error) {
 		b.res.QEMU.Stderr = se.Stderr
 	}
 	if ctx.Err() != nil {
-		b.stopFailure(ctx)
+		b.preBootStop(ctx, "starting QEMU", boot.FailQEMU)
+		return
+	}
+	if se != nil && dtbRejected(se.Stderr) {
+		b.fail(boot.Error, boot.FailBadRequest, "QEMU could not load the dtb", err)
 		return
 	}
 	if se != nil && kernelRejected(se.Stderr) {
@@ -383,6 +404,11 @@ func (b *run) startFailure(ctx context.Context, err error) {
 		return
 	}
 	b.fail(boot.Error, boot.FailQEMU, "QEMU failed to start", err)
+}
+
+// dtbRejected recognises QEMU's messages for a device tree it cannot use.
+func dtbRejected(stderr string) bool {
+	return strings.Contains(stderr, "FDT_ERR") || strings.Contains(strings.ToLower(stderr), "dtb")
 }
 
 // kernelRejected recognises QEMU's messages for a kernel file it cannot load.
@@ -396,13 +422,14 @@ func kernelRejected(stderr string) bool {
 	return false
 }
 
-// stopFailure records why the context ended.
-func (b *run) stopFailure(ctx context.Context) {
+// preBootStop records why the context ended before the kernel ran: the
+// kernel cannot be blamed for what happened while we were doing.
+func (b *run) preBootStop(ctx context.Context, doing, kind string) {
 	if errors.Is(ctx.Err(), context.DeadlineExceeded) {
-		b.fail(boot.Fail, boot.FailTimeout, fmt.Sprintf("overall timeout (%s) reached", b.req.Timeouts.OverallTimeout()), nil)
+		b.fail(boot.Error, kind, fmt.Sprintf("overall timeout (%s) reached while %s", b.req.Timeouts.OverallTimeout(), doing), nil)
 		return
 	}
-	b.fail(boot.Error, boot.FailInterrupted, "boot interrupted", context.Cause(ctx))
+	b.fail(boot.Error, boot.FailInterrupted, "interrupted while "+doing, context.Cause(ctx))
 }
 
 // onConsoleEvent runs on the console goroutine, in console order.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/tuxboot/tuxboot/runner/boot"
@@ -24,13 +25,18 @@ const (
 	stopContext       // interrupted, or the overall deadline
 	stopSettled       // a prompt, no tests, nothing more to wait for
 	stopTestsFinished // tests finished but the guest did not power off
+	stopHostShutdown  // QEMU was told to stop by someone else (a signal, a UI)
 )
 
 type stop struct {
 	reason    stopReason
-	powerdown bool  // ask the guest to power off before quitting QEMU
-	err       error // the context's cause, for stopContext
+	powerdown bool   // ask the guest to power off before quitting QEMU
+	err       error  // the context's cause, for stopContext
+	why       string // QEMU's shutdown reason, for stopHostShutdown
+	exit      string // how QEMU ended, for stopQEMUExited and stopHostShutdown
 }
+
+func stopByHost(why string) stop { return stop{reason: stopHostShutdown, why: why} }
 
 // watch waits until the boot has said all it will and says why it stopped.
 func (b *run) watch(ctx context.Context, m *qemu.Machine) stop {
@@ -107,12 +113,14 @@ func (b *run) judge(s console.Summary, st stop) {
 		res.Result = boot.Fail
 		f := *s.Failure
 		res.Failure = &f
+	case st.reason == stopHostShutdown:
+		b.fail(boot.Error, boot.FailQEMU, fmt.Sprintf("QEMU was stopped from the host (%s) at %s", st.why, last), errors.New(res.QEMU.Stderr))
 	case st.reason == stopQEMUExited && (res.QEMU.ExitCode == nil || *res.QEMU.ExitCode != 0):
-		code := -1
-		if res.QEMU.ExitCode != nil {
-			code = *res.QEMU.ExitCode
+		how := st.exit
+		if how == "" {
+			how = "an unknown status"
 		}
-		b.fail(boot.Error, boot.FailQEMU, fmt.Sprintf("QEMU exited unexpectedly with status %d at %s", code, last), errors.New(res.QEMU.Stderr))
+		b.fail(boot.Error, boot.FailQEMU, fmt.Sprintf("QEMU exited unexpectedly (%s) at %s", how, last), errors.New(res.QEMU.Stderr))
 	case st.reason == stopContext:
 		failWith(boot.FailTimeout, fmt.Sprintf("overall timeout (%s) reached at %s", to.OverallTimeout(), last))
 	case st.reason == stopNoOutput:
@@ -132,13 +140,32 @@ func (b *run) judge(s console.Summary, st stop) {
 			}
 		}
 		failWith(boot.FailIncomplete, title)
+	case reached(s, boot.MilestoneTestsStarted) && !reached(s, boot.MilestoneTestsFinished):
+		failWith(boot.FailIncomplete, "tests started but did not finish; the guest stopped after "+last)
 	default:
 		for _, t := range s.Tests {
-			if t.Result == boot.Fail && t.Suite != "log-parser" {
+			if t.Suite == console.LogCheckSuite {
+				continue
+			}
+			switch t.Result {
+			case boot.Fail:
 				failWith(boot.FailTest, fmt.Sprintf("test %s/%s failed", t.Suite, t.Name))
+				return
+			case boot.Error:
+				failWith(boot.FailTest, fmt.Sprintf("test %s/%s errored", t.Suite, t.Name))
+				return
+			}
+		}
+		for _, suite := range b.req.Tests {
+			if !slices.ContainsFunc(s.Tests, func(t boot.Test) bool { return t.Suite == suite }) {
+				failWith(boot.FailTest, fmt.Sprintf("expected tests %q did not report", suite))
 				return
 			}
 		}
 		res.Result = boot.Pass
 	}
+}
+
+func reached(s console.Summary, milestone string) bool {
+	return slices.ContainsFunc(s.Milestones, func(m boot.Milestone) bool { return m.Name == milestone })
 }

@@ -208,4 +208,3 @@ func TestRunCompressedArtefacts(t *testing.T) {
 		})
 	}
 }
-

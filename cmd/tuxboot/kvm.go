@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"os"
@@ -21,25 +23,36 @@ import (
 const kvmProbeTimeout = 10 * time.Second
 
 // newKVMProber answers whether KVM may be used for a device: only when the
-// guest suits the host and a probe boot really runs under KVM. A host's
-// answer is kept per QEMU binary until the host reboots, in cacheDir.
-func newKVMProber(cacheDir string) func(ctx context.Context, d device.Device, probe []string) error {
+// guest suits the host and a probe boot really runs under KVM. The answer
+// is kept until the host reboots, in cacheDir, per QEMU binary (its path
+// and modification time) and kernel: a kernel that prints nothing under
+// KVM proves nothing about another one.
+func newKVMProber(cacheDir string) func(ctx context.Context, d device.Device, probe []string, kernelSHA256 string) error {
 	var mu sync.Mutex
-	return func(ctx context.Context, d device.Device, probe []string) error {
+	return func(ctx context.Context, d device.Device, probe []string, kernelSHA256 string) error {
 		if !slices.Contains(d.KVMHosts, runtime.GOARCH) {
 			return fmt.Errorf("KVM cannot run %s guests on a %s host", d.Arch, runtime.GOARCH)
 		}
 		mu.Lock()
 		defer mu.Unlock()
 		bootID, _ := os.ReadFile("/proc/sys/kernel/random/boot_id")
-		stamp := filepath.Join(cacheDir, "kvm-probe", strings.TrimSpace(string(bootID))+"-"+filepath.Base(probe[0]))
+		binary, err := filepath.EvalSymlinks(probe[0])
+		if err != nil {
+			return fmt.Errorf("QEMU binary %s: %w", probe[0], err)
+		}
+		fi, err := os.Stat(binary)
+		if err != nil {
+			return fmt.Errorf("QEMU binary %s: %w", binary, err)
+		}
+		key := sha256.Sum256([]byte(fmt.Sprintf("%s\x00%s\x00%d\x00%s", strings.TrimSpace(string(bootID)), binary, fi.ModTime().UnixNano(), kernelSHA256)))
+		stamp := filepath.Join(cacheDir, "kvm-probe", hex.EncodeToString(key[:16]))
 		if data, err := os.ReadFile(stamp); err == nil {
 			if s := string(data); s != "ok" {
 				return errors.New(s)
 			}
 			return nil
 		}
-		err := qemu.ProbeKVM(ctx, probe, kvmProbeTimeout)
+		err = qemu.ProbeKVM(ctx, probe, kvmProbeTimeout)
 		if ctx.Err() != nil {
 			return err // interrupted: prove nothing, keep nothing
 		}

@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -15,6 +16,7 @@ import (
 	"github.com/tuxboot/tuxboot/runner"
 	"github.com/tuxboot/tuxboot/runner/artefact"
 	"github.com/tuxboot/tuxboot/runner/boot"
+	"github.com/tuxboot/tuxboot/runner/console"
 	"github.com/tuxboot/tuxboot/runner/device"
 )
 
@@ -103,6 +105,23 @@ func runMain(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "tuxboot run: --%v\n", err)
 		return exitBadRequest
 	}
+	if f.cacheMax < 0 {
+		fmt.Fprintf(stderr, "tuxboot run: --cache-max %d: must not be negative\n", f.cacheMax)
+		return exitBadRequest
+	}
+	for _, kind := range f.fatal {
+		if kind != "all" && !slices.Contains(console.Kinds(), kind) {
+			fmt.Fprintf(stderr, "tuxboot run: --fatal %q: unknown crash kind (known: all, %s)\n", kind, strings.Join(console.Kinds(), ", "))
+			return exitBadRequest
+		}
+	}
+	if f.results != "" {
+		// Find out now, not after a long boot, that the verdict has nowhere to go.
+		if err := checkWritable(f.results); err != nil {
+			fmt.Fprintf(stderr, "tuxboot run: --results: %v\n", err)
+			return exitBadRequest
+		}
+	}
 	f.req.APIVersion = boot.APIVersion
 	f.req.Overlays, f.req.Fatal, f.req.Tests = f.overlays, f.fatal, f.tests
 	if len(f.sums) > 0 {
@@ -110,12 +129,13 @@ func runMain(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 
 	log := newLogger(stderr, f.quiet)
-	var logOut *os.File
+	var logOut *lazyFile
 	if f.logFile != "" {
-		if logOut, err = os.Create(f.logFile); err != nil {
+		if err := checkWritable(f.logFile); err != nil {
 			fmt.Fprintf(stderr, "tuxboot run: --log-file: %v\n", err)
 			return exitBadRequest
 		}
+		logOut = &lazyFile{path: f.logFile}
 		defer logOut.Close()
 	}
 	r := &runner.Runner{
@@ -134,14 +154,20 @@ func runMain(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	log.Info().Str("device", f.req.Device).Str("kernel", f.req.Kernel).Msg("booting")
 	res := r.Run(ctx, f.req)
+	if logOut != nil {
+		if err := logOut.Close(); err != nil {
+			res.Notes = append(res.Notes, fmt.Sprintf("the console log %s is incomplete: %v", f.logFile, err))
+		}
+	}
+	printSummary(stdout, res)
+	code := runner.ExitCode(res)
 	if f.results != "" {
 		if err := writeJSON(f.results, res); err != nil {
 			fmt.Fprintf(stderr, "tuxboot run: --results: %v\n", err)
 			return exitInfra
 		}
 	}
-	printSummary(stdout, res)
-	return runner.ExitCode(res)
+	return code
 }
 
 func newLogger(w io.Writer, quiet bool) zerolog.Logger {
@@ -196,12 +222,62 @@ func printSummary(w io.Writer, res *boot.Result) {
 		counts[t.Result]++
 	}
 	if len(res.Tests) > 0 {
-		fmt.Fprintf(w, "tests: %d pass, %d fail, %d skip\n", counts[boot.Pass], counts[boot.Fail], counts[boot.Skip])
+		fmt.Fprintf(w, "tests: %d pass, %d fail, %d error, %d skip\n", counts[boot.Pass], counts[boot.Fail], counts[boot.Error], counts[boot.Skip])
 	}
 	for _, n := range res.Notes {
 		fmt.Fprintf(w, "note: %s\n", n)
 	}
 	fmt.Fprintf(w, "duration: %.1fs\n", float64(res.DurationMS)/1000)
+}
+
+// checkWritable makes sure a file can be created at path, and leaves
+// nothing behind: an existing file is kept as it is until the boot writes it.
+func checkWritable(path string) error {
+	dir := filepath.Dir(path)
+	if fi, err := os.Stat(path); err == nil && fi.IsDir() {
+		return fmt.Errorf("%s is a directory", path)
+	}
+	f, err := os.CreateTemp(dir, ".tuxboot-check-*")
+	if err != nil {
+		return fmt.Errorf("cannot write in %s: %w", dir, err)
+	}
+	f.Close()
+	return os.Remove(f.Name())
+}
+
+// lazyFile creates its file on the first write, so a request refused
+// before the boot does not truncate an old log, and it remembers the first
+// write error instead of failing the boot over it.
+type lazyFile struct {
+	path string
+	f    *os.File
+	err  error
+}
+
+func (l *lazyFile) Write(p []byte) (int, error) {
+	if l.err != nil {
+		return len(p), nil
+	}
+	if l.f == nil {
+		if l.f, l.err = os.Create(l.path); l.err != nil {
+			return len(p), nil
+		}
+	}
+	if _, err := l.f.Write(p); err != nil {
+		l.err = err
+	}
+	return len(p), nil
+}
+
+// Close closes the file and reports the first error of its life.
+func (l *lazyFile) Close() error {
+	if l.f != nil {
+		if err := l.f.Close(); err != nil && l.err == nil {
+			l.err = err
+		}
+		l.f = nil
+	}
+	return l.err
 }
 
 // writeJSON writes v to path atomically, so a reader never sees half a file.

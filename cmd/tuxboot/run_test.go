@@ -46,6 +46,14 @@ func TestRunBadRequests(t *testing.T) {
 		t.Fatal(err)
 	}
 	missing := filepath.Join(dir, "no-such-Image")
+	fifo := filepath.Join(dir, "fifo")
+	if err := syscall.Mkfifo(fifo, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	empty := filepath.Join(dir, "empty")
+	if err := os.WriteFile(empty, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
 	tests := []struct {
 		name string
 		args []string
@@ -64,6 +72,14 @@ func TestRunBadRequests(t *testing.T) {
 		{"dtb needed", []string{"run", "--device", "qemu-armv5", "--kernel", kernel}, []string{"dtb"}},
 		{"bad sha256 flag", []string{"run", "--device", "qemu-arm64", "--kernel", kernel, "--sha256", "kernel"}, []string{"sha256"}},
 		{"unknown command", []string{"boot"}, []string{"unknown command"}},
+		{"results dir missing", []string{"run", "--device", "qemu-arm64", "--kernel", kernel, "--results", filepath.Join(dir, "no", "r.json")}, []string{"--results", "no"}},
+		{"unknown fatal kind", []string{"run", "--device", "qemu-arm64", "--kernel", kernel, "--fatal", "warnings"}, []string{"warnings", "warning"}},
+		{"timeout too long", []string{"run", "--device", "qemu-arm64", "--kernel", kernel, "--timeouts", "boot=9300000000"}, []string{"boot", "604800"}},
+		{"sha256 of no artefact", []string{"run", "--device", "qemu-arm64", "--kernel", kernel, "--sha256", "kernal=" + strings.Repeat("0", 64)}, []string{"kernal"}},
+		{"kernel is a fifo", []string{"run", "--device", "qemu-arm64", "--kernel", fifo}, []string{fifo, "not a regular file"}},
+		{"empty kernel", []string{"run", "--device", "qemu-arm64", "--kernel", empty, "--qemu-binary", "/bin/true"}, []string{"empty"}},
+		{"qemu binary is a directory", []string{"run", "--device", "qemu-arm64", "--kernel", kernel, "--qemu-binary", dir}, []string{"--qemu-binary", dir}},
+		{"negative cache size", []string{"run", "--device", "qemu-arm64", "--kernel", kernel, "--cache-max", "-5"}, []string{"--cache-max"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -93,11 +109,14 @@ func TestRunInfrastructureErrors(t *testing.T) {
 		args []string
 		says []string
 	}{
-		{"QEMU missing", []string{"run", "--device", "qemu-arm64", "--kernel", kernel, "--qemu-binary", filepath.Join(dir, "qemu-system-nothing")}, []string{"qemu_error", "qemu-system-nothing"}},
+		{"QEMU not installed", []string{"run", "--device", "qemu-arm64", "--kernel", kernel}, []string{"qemu_error", "qemu-system-aarch64", "apt-get install qemu-system-arm"}},
 		{"kernel URL 404", []string{"run", "--device", "qemu-arm64", "--kernel", url404, "--cache-dir", t.TempDir()}, []string{"artefact_error", url404, "404"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			if tt.name == "QEMU not installed" {
+				t.Setenv("PATH", t.TempDir())
+			}
 			code, stdout, stderr := runCLI(t, tt.args...)
 			if code != exitInfra {
 				t.Fatalf("exit %d, want %d\nstdout: %s\nstderr: %s", code, exitInfra, stdout, stderr)
@@ -110,6 +129,20 @@ func TestRunInfrastructureErrors(t *testing.T) {
 		})
 	}
 	gone.Close()
+}
+
+// A request refused before the boot leaves an old console log alone.
+func TestRunKeepsLogOnBadRequest(t *testing.T) {
+	log := filepath.Join(t.TempDir(), "console.log")
+	if err := os.WriteFile(log, []byte("precious"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if code, _, _ := runCLI(t, "run", "--device", "qemu-vax", "--kernel", "/nonexistent", "--log-file", log); code != exitBadRequest {
+		t.Fatalf("exit %d, want %d", code, exitBadRequest)
+	}
+	if data, _ := os.ReadFile(log); string(data) != "precious" {
+		t.Fatalf("log file now holds %q", data)
+	}
 }
 
 func TestRunResultsFileOnBadRequest(t *testing.T) {

@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"time"
 )
 
@@ -82,7 +83,13 @@ func (f *Fetcher) fetchLocal(ctx context.Context, name, path string, want Want) 
 	if err != nil {
 		return nil, requestFault{err}
 	}
-	fh, err := os.Open(abs)
+	// Stat before open: opening a FIFO blocks until a writer comes.
+	if fi, err := os.Stat(abs); err != nil {
+		return nil, requestFault{err}
+	} else if !fi.Mode().IsRegular() {
+		return nil, requestFault{fmt.Errorf("%s is not a regular file", abs)}
+	}
+	fh, err := os.OpenFile(abs, os.O_RDONLY|syscall.O_NONBLOCK, 0)
 	if err != nil {
 		return nil, requestFault{err}
 	}

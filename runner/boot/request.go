@@ -43,6 +43,9 @@ type Timeouts struct {
 	Overall  int `json:"overall,omitempty"`   // the whole boot, whatever happens
 }
 
+// MaxTimeout is the longest timeout a request may set, in seconds (a week).
+const MaxTimeout = 7 * 24 * 3600
+
 // Default timeouts, generous enough for the slowest TCG guest here.
 const (
 	DefaultBootTimeout     = 300 * time.Second
@@ -90,8 +93,8 @@ func ParseTimeouts(s string) (Timeouts, error) {
 			return t, fmt.Errorf("timeouts: %q is not NAME=SECONDS", kv)
 		}
 		n, err := strconv.Atoi(v)
-		if err != nil || n <= 0 {
-			return t, fmt.Errorf("timeouts: %s=%q is not a positive whole number of seconds", k, v)
+		if err != nil || n <= 0 || n > MaxTimeout {
+			return t, fmt.Errorf("timeouts: %s=%q is not a whole number of seconds from 1 to %d", k, v, MaxTimeout)
 		}
 		switch k {
 		case "boot":
@@ -141,7 +144,11 @@ func (r *Request) Validate() error {
 			bad(name, "%v", err)
 		}
 	}
+	artefacts := r.Artefacts()
 	for name, sum := range r.SHA256 {
+		if _, ok := artefacts[name]; !ok {
+			bad("sha256."+name, "the request has no artefact %q to check", name)
+		}
 		if len(sum) != 64 || strings.Trim(strings.ToLower(sum), "0123456789abcdef") != "" {
 			bad("sha256."+name, "%q is not a sha256 hex digest", sum)
 		}
@@ -163,8 +170,8 @@ func (r *Request) Validate() error {
 		name string
 		n    int
 	}{{"boot", r.Timeouts.Boot}, {"tests", r.Timeouts.Tests}, {"no_output", r.Timeouts.NoOutput}, {"overall", r.Timeouts.Overall}} {
-		if v.n < 0 {
-			bad("timeouts."+v.name, "%d is negative", v.n)
+		if v.n < 0 || v.n > MaxTimeout {
+			bad("timeouts."+v.name, "%d is not from 0 to %d seconds", v.n, MaxTimeout)
 		}
 	}
 	if strings.ContainsAny(r.BootArgs, "\n\x00") {

@@ -260,6 +260,14 @@ func (m *Machine) LastOutput() time.Time { return m.lastRead.get() }
 // Stderr is the tail of what QEMU printed on its stdout and stderr.
 func (m *Machine) Stderr() string { return m.stderr.String() }
 
+// ExitStatus says how QEMU ended, e.g. "exit status 1" or "signal: killed".
+func (m *Machine) ExitStatus() string {
+	if m.cmd.ProcessState == nil {
+		return "still running"
+	}
+	return m.cmd.ProcessState.String()
+}
+
 // ExitCode is QEMU's exit status once Exited is closed: -1 if killed by a signal.
 func (m *Machine) ExitCode() int {
 	if m.cmd.ProcessState == nil {
