@@ -51,6 +51,14 @@ func (s Summary) BootOK() bool {
 	if s.Failure != nil {
 		return false
 	}
+	// A prompt alone is no boot: some kernel must have run first.
+	if !s.Reached(boot.MilestoneKernelStarted) && !s.Reached(boot.MilestoneInitStarted) {
+		return false
+	}
+	// Tests that started must finish, or the guest stopped in the middle.
+	if s.Reached(boot.MilestoneTestsStarted) && !s.Reached(boot.MilestoneTestsFinished) {
+		return false
+	}
 	return s.Reached(boot.MilestoneLoginPrompt) || s.Reached(boot.MilestoneShellPrompt) ||
 		s.Reached(boot.MilestoneTestsFinished) ||
 		s.Reached(boot.MilestoneInitStarted) && s.Reached(boot.MilestoneShutdown)
