@@ -31,6 +31,12 @@ Commands:
   controller take boot requests off NATS and run them (--nats URL --executor local)
   runner    run one boot of a controller's and publish it to NATS
   analyze   analyse a saved console log
+  submit    send a boot to a TuxBoot server (--wait to wait for its result)
+  status    show a submitted test's status (JSON)
+  logs      print a test's console log (--follow: live until it ends)
+  results   print a test's results.json
+  cancel    cancel a test
+  reproduce boot here what a server booted (UID or status/results JSON file)
   version   print the version
 
 Run 'tuxboot COMMAND -h' for a command's flags.
@@ -70,6 +76,18 @@ func dispatch(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 		return runnerMain(ctx, rest, stdout, stderr)
 	case "analyze", "analyse":
 		return analyzeMain(ctx, rest, stdin, stdout, stderr)
+	case "submit":
+		return submitMain(ctx, rest, stdout, stderr)
+	case "status":
+		return statusMain(ctx, rest, stdout, stderr)
+	case "logs":
+		return logsMain(ctx, rest, stdout, stderr)
+	case "results":
+		return resultsMain(ctx, rest, stdout, stderr)
+	case "cancel":
+		return cancelMain(ctx, rest, stdout, stderr)
+	case "reproduce":
+		return reproduceMain(ctx, rest, stdout, stderr)
 	case "version", "--version":
 		fmt.Fprintln(stdout, "tuxboot", version)
 		return exitPass
