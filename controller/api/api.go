@@ -40,6 +40,8 @@ type Server struct {
 	Tokens Tokens
 	Log    zerolog.Logger
 	st     *store.Store
+
+	metrics *metrics
 }
 
 // API states, as TuxSuite names them.
@@ -53,21 +55,45 @@ const (
 // subject or key, but stay printable and short.
 var nameRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$`)
 
-// Handler returns the API's routes.
+// Handler returns the API's routes, counted in /metrics.
 func (s *Server) Handler() http.Handler {
 	s.st = &store.Store{KV: s.Queue.State}
+	s.metrics = newMetrics()
 	mux := http.NewServeMux()
+	for _, rt := range s.routes() {
+		mux.HandleFunc(rt.Method+" "+rt.Path, rt.handler)
+	}
+	return s.metrics.count(mux)
+}
+
+// route is one route, served and described in /v1/openapi.json from the
+// same table, so the description cannot drift from what is served.
+type route struct {
+	Method, Path, Summary string
+	// Auth says the route needs a token of the path's group (with --tokens).
+	Auth    bool
+	handler http.HandlerFunc
+}
+
+func (s *Server) routes() []route {
 	const base = "/v1/groups/{group}/projects/{project}/tests"
-	mux.HandleFunc("POST "+base, s.authorized(s.submit))
-	mux.HandleFunc("GET "+base, s.authorized(s.list))
-	mux.HandleFunc("GET "+base+"/{uid}", s.authorized(s.withRecord(s.get)))
-	mux.HandleFunc("GET "+base+"/{uid}/logs", s.authorized(s.withRecord(s.logs)))
-	mux.HandleFunc("GET "+base+"/{uid}/results", s.authorized(s.withRecord(s.results)))
-	mux.HandleFunc("GET "+base+"/{uid}/events", s.authorized(s.withRecord(s.events)))
-	mux.HandleFunc("GET "+base+"/{uid}/reproducer", s.authorized(s.withRecord(s.reproducer)))
-	mux.HandleFunc("POST "+base+"/{uid}/cancel", s.authorized(s.withRecord(s.cancel)))
-	mux.HandleFunc("GET /healthz", s.healthz)
-	return mux
+	rec := func(h func(http.ResponseWriter, *http.Request, *store.Record)) http.HandlerFunc {
+		return s.authorized(s.withRecord(h))
+	}
+	return []route{
+		{"POST", base, "Submit a boot request; 201 with the status object", true, s.authorized(s.submit)},
+		{"GET", base, "List tests, newest first; filters state, result, device; paging limit, cursor", true, s.authorized(s.list)},
+		{"GET", base + "/{uid}", "A test's status object", true, rec(s.get)},
+		{"GET", base + "/{uid}/logs", "Console log; live Server-Sent Events with Accept: text/event-stream", true, rec(s.logs)},
+		{"GET", base + "/{uid}/results", "results.json of a finished test", true, rec(s.results)},
+		{"GET", base + "/{uid}/events", "Events as JSON lines; follow=1 until finished", true, rec(s.events)},
+		{"GET", base + "/{uid}/reproducer", "Shell script reproducing the boot with tuxboot run, artefacts pinned by sha256", true, rec(s.reproducer)},
+		{"POST", base + "/{uid}/cancel", "Cancel a test; 202, or 409 if it had finished", true, rec(s.cancel)},
+		{"GET", "/healthz", "Liveness: NATS connected", false, s.healthz},
+		{"GET", "/readyz", "Readiness: NATS connected and the state bucket and request stream answer", false, s.readyz},
+		{"GET", "/metrics", "Prometheus metrics", false, s.serveMetrics},
+		{"GET", "/v1/openapi.json", "This description", false, s.openapi},
+	}
 }
 
 // View is a test as the API shows it (TuxSuite's status object).
