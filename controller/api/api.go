@@ -89,6 +89,8 @@ func (s *Server) routes() []route {
 		{"GET", base + "/{uid}/events", "Events as JSON lines; follow=1 until finished", true, rec(s.events)},
 		{"GET", base + "/{uid}/reproducer", "Shell script reproducing the boot with tuxboot run, artefacts pinned by sha256", true, rec(s.reproducer)},
 		{"POST", base + "/{uid}/cancel", "Cancel a test; 202, or 409 if it had finished", true, rec(s.cancel)},
+		{"POST", "/v1/groups/{group}/projects/{project}/plans", "Submit a plan (version, name, tests; devices x kernels matrices); 201 with the plan", true, s.authorized(s.submitPlan)},
+		{"GET", "/v1/groups/{group}/projects/{project}/plans/{uid}", "A plan and its tests' status objects", true, s.authorized(s.getPlan)},
 		{"GET", "/healthz", "Liveness: NATS connected", false, s.healthz},
 		{"GET", "/readyz", "Readiness: NATS connected and the state bucket and request stream answer", false, s.readyz},
 		{"GET", "/metrics", "Prometheus metrics", false, s.serveMetrics},
@@ -200,13 +202,21 @@ func (s *Server) submit(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, "invalid request", reasons...)
 		return
 	}
+	rec, err := s.enqueue(r.Context(), group, project, req)
+	if err != nil {
+		writeError(w, http.StatusServiceUnavailable, err.Error())
+		return
+	}
+	writeJSON(w, http.StatusCreated, s.view(r.Context(), rec, false))
+}
+
+// enqueue stores a valid request's record and queues it.
+func (s *Server) enqueue(ctx context.Context, group, project string, req boot.Request) (*store.Record, error) {
 	req.ID = nuid.Next()
-	ctx := r.Context()
 	rec := store.NewQueued(req.ID, group, project, req)
 	if err := s.st.Create(ctx, rec); err != nil {
 		s.Log.Error().Err(err).Msg("store request")
-		writeError(w, http.StatusServiceUnavailable, "cannot store the request: "+err.Error())
-		return
+		return nil, fmt.Errorf("cannot store the request: %w", err)
 	}
 	s.Queue.Publisher(req.ID, 0, queue.SourceController).State(ctx, store.Queued, "")
 	data, _ := json.Marshal(req)
@@ -217,11 +227,10 @@ func (s *Server) submit(w http.ResponseWriter, r *http.Request) {
 			r.Finish(boot.Error, &boot.Failure{Kind: boot.FailInfra, Title: "could not queue the request", Message: err.Error()})
 			return true, nil
 		})
-		writeError(w, http.StatusServiceUnavailable, "cannot queue the request: "+err.Error())
-		return
+		return nil, fmt.Errorf("cannot queue the request: %w", err)
 	}
 	s.Log.Info().Str("id", req.ID).Str("group", group).Str("project", project).Str("device", req.Device).Msg("queued")
-	writeJSON(w, http.StatusCreated, s.view(ctx, rec, false))
+	return rec, nil
 }
 
 // splitJoined turns errors.Join's errors into separate reasons, each

@@ -56,7 +56,7 @@ func TestReadyzMetricsAndOpenAPI(t *testing.T) {
 			}
 		}
 	}
-	if ops != 12 {
-		t.Errorf("openapi describes %d operations, want the 12 served", ops)
+	if ops != 14 {
+		t.Errorf("openapi describes %d operations, want the 14 served", ops)
 	}
 }

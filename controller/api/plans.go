@@ -1,0 +1,248 @@
+package api
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"net/http"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/nats-io/nuid"
+
+	"github.com/tuxboot/tuxboot/controller/queue"
+	"github.com/tuxboot/tuxboot/controller/store"
+	"github.com/tuxboot/tuxboot/runner/boot"
+)
+
+// PlanVersion is the plan format this API reads.
+const PlanVersion = 1
+
+// MaxPlanTests bounds the tests one plan expands to: a typo in a matrix
+// must not queue thousands of boots.
+const MaxPlanTests = 500
+
+// Plan is a set of tests submitted together.
+type Plan struct {
+	Version int        `json:"version"`
+	Name    string     `json:"name"`
+	Tests   []PlanTest `json:"tests"`
+}
+
+// PlanTest is a request, or with Devices and/or Kernels a matrix of
+// requests: each device with each kernel, the other fields shared.
+type PlanTest struct {
+	boot.Request
+	Devices []string `json:"devices,omitempty"`
+	Kernels []string `json:"kernels,omitempty"`
+}
+
+// expand returns the requests a plan test stands for.
+func (t PlanTest) expand() []boot.Request {
+	devices, kernels := t.Devices, t.Kernels
+	if len(devices) == 0 {
+		devices = []string{t.Device}
+	}
+	if len(kernels) == 0 {
+		kernels = []string{t.Kernel}
+	}
+	var out []boot.Request
+	for _, d := range devices {
+		for _, k := range kernels {
+			r := t.Request
+			r.Device, r.Kernel = d, k
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+// planRecord is what is kept of a plan, in the object store.
+type planRecord struct {
+	UID         string    `json:"uid"`
+	Group       string    `json:"group"`
+	Project     string    `json:"project"`
+	Version     int       `json:"version"`
+	Name        string    `json:"name"`
+	Tests       []string  `json:"tests"`
+	SubmittedAt time.Time `json:"submitted_at"`
+}
+
+// PlanView is a plan as the API shows it.
+type PlanView struct {
+	UID         string    `json:"uid"`
+	Group       string    `json:"group"`
+	Project     string    `json:"project"`
+	Version     int       `json:"version"`
+	Name        string    `json:"name"`
+	State       string    `json:"state"`
+	Result      string    `json:"result,omitempty"`
+	SubmittedAt time.Time `json:"submitted_at"`
+	Tests       []View    `json:"tests"`
+	URL         string    `json:"url"`
+}
+
+func planObject(uid string) string { return "plans/" + uid + ".json" }
+
+func (s *Server) submitPlan(w http.ResponseWriter, r *http.Request) {
+	group, project := r.PathValue("group"), r.PathValue("project")
+	if !nameRE.MatchString(group) || !nameRE.MatchString(project) {
+		writeError(w, http.StatusBadRequest, "invalid group or project name")
+		return
+	}
+	if ct, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); ct != "" && ct != "application/json" {
+		writeError(w, http.StatusUnsupportedMediaType, "a plan is JSON (Content-Type: application/json); "+ct+" is not read yet")
+		return
+	}
+	body, err := io.ReadAll(io.LimitReader(r.Body, queue.MaxRequestBytes+1))
+	if err != nil {
+		writeError(w, http.StatusBadRequest, "cannot read the plan: "+err.Error())
+		return
+	}
+	if len(body) > queue.MaxRequestBytes {
+		writeError(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("a plan is at most %d bytes", queue.MaxRequestBytes))
+		return
+	}
+	var plan Plan
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&plan); err != nil {
+		writeError(w, http.StatusBadRequest, "invalid plan", "body: "+err.Error())
+		return
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		writeError(w, http.StatusBadRequest, "invalid plan", "body: more than one JSON value")
+		return
+	}
+	var reasons []string
+	if plan.Version != PlanVersion {
+		reasons = append(reasons, fmt.Sprintf("version: %d is not supported (want %d)", plan.Version, PlanVersion))
+	}
+	if plan.Name == "" || len(plan.Name) > 256 {
+		reasons = append(reasons, "name: is required, at most 256 bytes")
+	}
+	if len(plan.Tests) == 0 {
+		reasons = append(reasons, "tests: at least one is required")
+	}
+	var reqs []boot.Request
+	for i, t := range plan.Tests {
+		if t.Device != "" && len(t.Devices) > 0 {
+			reasons = append(reasons, fmt.Sprintf("tests[%d]: device and devices are exclusive", i))
+		}
+		if t.Kernel != "" && len(t.Kernels) > 0 {
+			reasons = append(reasons, fmt.Sprintf("tests[%d]: kernel and kernels are exclusive", i))
+		}
+		for _, req := range t.expand() {
+			if req.ID != "" {
+				reasons = append(reasons, fmt.Sprintf("tests[%d]: id: is chosen by the server; leave it out", i))
+			}
+			if req.APIVersion == "" {
+				req.APIVersion = boot.APIVersion
+			}
+			var errs []string
+			if err := req.Validate(); err != nil {
+				errs = append(errs, splitJoined(err)...)
+			}
+			if s.Validate != nil {
+				if err := s.Validate(&req); err != nil {
+					errs = append(errs, splitJoined(err)...)
+				}
+			}
+			for _, e := range errs {
+				reasons = append(reasons, fmt.Sprintf("tests[%d] (%s, %s): %s", i, req.Device, req.Kernel, e))
+			}
+			reqs = append(reqs, req)
+		}
+	}
+	if len(reqs) > MaxPlanTests {
+		reasons = append(reasons, fmt.Sprintf("tests: the plan expands to %d tests, more than %d", len(reqs), MaxPlanTests))
+	}
+	if len(reasons) > 0 {
+		writeError(w, http.StatusBadRequest, "invalid plan", reasons...)
+		return
+	}
+
+	// Every test is valid: only now is any of them queued.
+	ctx := r.Context()
+	pr := planRecord{UID: nuid.Next(), Group: group, Project: project, Version: plan.Version, Name: plan.Name, SubmittedAt: time.Now().UTC()}
+	var recs []*store.Record
+	for _, req := range reqs {
+		rec, err := s.enqueue(ctx, group, project, req)
+		if err != nil {
+			writeError(w, http.StatusServiceUnavailable, fmt.Sprintf("plan %s: %d of %d tests queued: %v", pr.UID, len(recs), len(reqs), err))
+			return
+		}
+		recs = append(recs, rec)
+		pr.Tests = append(pr.Tests, rec.ID)
+	}
+	data, _ := json.Marshal(pr)
+	if _, err := s.Queue.Objects.PutBytes(ctx, planObject(pr.UID), data); err != nil {
+		writeError(w, http.StatusServiceUnavailable, "cannot store the plan: "+err.Error())
+		return
+	}
+	s.Log.Info().Str("plan", pr.UID).Str("name", pr.Name).Int("tests", len(recs)).Msg("plan queued")
+	writeJSON(w, http.StatusCreated, s.planView(r, &pr, recs))
+}
+
+func (s *Server) getPlan(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	if !nameRE.MatchString(r.PathValue("uid")) {
+		writeError(w, http.StatusNotFound, "no such plan")
+		return
+	}
+	data, err := s.Queue.Objects.GetBytes(ctx, planObject(r.PathValue("uid")))
+	var pr planRecord
+	if err == nil {
+		err = json.Unmarshal(data, &pr)
+	}
+	if errors.Is(err, jetstream.ErrObjectNotFound) || (err == nil && (pr.Group != r.PathValue("group") || pr.Project != r.PathValue("project"))) {
+		writeError(w, http.StatusNotFound, "no such plan")
+		return
+	}
+	if err != nil {
+		writeError(w, http.StatusServiceUnavailable, "cannot read the plan: "+err.Error())
+		return
+	}
+	var recs []*store.Record
+	for _, id := range pr.Tests {
+		rec, err := s.st.Get(ctx, id)
+		if err != nil {
+			writeError(w, http.StatusServiceUnavailable, err.Error())
+			return
+		}
+		recs = append(recs, rec)
+	}
+	writeJSON(w, http.StatusOK, s.planView(r, &pr, recs))
+}
+
+// planView sums the plan's tests up: finished once all are, passing
+// if all pass, otherwise the first result that is not a pass.
+func (s *Server) planView(r *http.Request, pr *planRecord, recs []*store.Record) PlanView {
+	v := PlanView{UID: pr.UID, Group: pr.Group, Project: pr.Project, Version: pr.Version, Name: pr.Name,
+		SubmittedAt: pr.SubmittedAt, Tests: []View{}, State: StateFinished, Result: boot.Pass,
+		URL: fmt.Sprintf("/v1/groups/%s/projects/%s/plans/%s", pr.Group, pr.Project, pr.UID)}
+	running := false
+	for _, rec := range recs {
+		tv := s.view(r.Context(), rec, false)
+		v.Tests = append(v.Tests, tv)
+		switch tv.State {
+		case StateRunning:
+			running = true
+			v.State = StateRunning
+		case StateProvisioning:
+			if !running {
+				v.State = StateProvisioning
+			}
+		}
+		if tv.Result != boot.Pass && v.Result == boot.Pass {
+			v.Result = tv.Result
+		}
+	}
+	if v.State != StateFinished {
+		v.Result = ""
+	}
+	return v
+}

@@ -1,0 +1,84 @@
+package api_test
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/tuxboot/tuxboot/controller/api"
+)
+
+const plans = "/v1/groups/lab/projects/kernel/plans"
+
+func TestPlanMatrix(t *testing.T) {
+	srv, q := newAPI(t)
+	bad := []struct {
+		name, body string
+		code       int
+		says       string
+	}{
+		{"wrong version", `{"version":2,"name":"p","tests":[{"device":"qemu-arm64","kernel":"/k"}]}`, 400, "version: 2 is not supported"},
+		{"no name", `{"version":1,"tests":[{"device":"qemu-arm64","kernel":"/k"}]}`, 400, "name: is required"},
+		{"no tests", `{"version":1,"name":"p","tests":[]}`, 400, "tests: at least one"},
+		{"unknown field", `{"version":1,"name":"p","tests":[{"device":"qemu-arm64","kernal":"/k"}]}`, 400, "kernal"},
+		{"unknown device in the matrix", `{"version":1,"name":"p","tests":[{"devices":["qemu-arm64","qemu-vax"],"kernels":["/k1","/k2"]}]}`, 400, "tests[0] (qemu-vax, /k2): device: unknown device qemu-vax"},
+		{"device and devices", `{"version":1,"name":"p","tests":[{"device":"qemu-arm64","devices":["qemu-arm64"],"kernel":"/k"}]}`, 400, "exclusive"},
+		{"too many", `{"version":1,"name":"p","tests":[{"device":"qemu-arm64","kernels":[` + strings.Repeat(`"/k",`, api.MaxPlanTests) + `"/k"]}]}`, 400, "more than 500"},
+		{"not JSON", `version: 1`, 400, "body"},
+	}
+	for _, b := range bad {
+		t.Run(b.name, func(t *testing.T) {
+			if code, data := call(t, "POST", srv.URL+plans, b.body); code != b.code || !strings.Contains(string(data), b.says) {
+				t.Errorf("%d %s, want %d saying %q", code, data, b.code, b.says)
+			}
+		})
+	}
+	req, _ := http.NewRequest("POST", srv.URL+plans, strings.NewReader("version: 1\n"))
+	req.Header.Set("Content-Type", "application/yaml")
+	if resp, err := http.DefaultClient.Do(req); err != nil || resp.StatusCode != http.StatusUnsupportedMediaType {
+		t.Errorf("YAML plan: %v %v, want 415", resp, err)
+	} else {
+		resp.Body.Close()
+	}
+	if info, err := q.Requests.Info(context.Background()); err != nil || info.State.Msgs != 0 {
+		t.Fatalf("refused plans queued tests: %v %v", info, err)
+	}
+
+	startController(t, q)
+	code, data := call(t, "POST", srv.URL+plans, `{"version":1,"name":"nightly","tests":[
+		{"devices":["qemu-arm64"],"kernels":["/k1","/k2"],"boot_args":"pass"},
+		{"device":"qemu-arm64","kernel":"/k3","boot_args":"fail"}]}`)
+	var p api.PlanView
+	if err := json.Unmarshal(data, &p); code != http.StatusCreated || err != nil || len(p.Tests) != 3 || p.Name != "nightly" {
+		t.Fatalf("submit plan: %d %v %s", code, err, data)
+	}
+	if k := p.Tests[0].Request.Kernel + p.Tests[1].Request.Kernel + p.Tests[2].Request.Kernel; k != "/k1/k2/k3" {
+		t.Errorf("expanded kernels %s", k)
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for p.State != api.StateFinished {
+		if time.Now().After(deadline) {
+			t.Fatalf("plan still %s", p.State)
+		}
+		time.Sleep(100 * time.Millisecond)
+		code, data = call(t, "GET", srv.URL+plans+"/"+p.UID, "")
+		if err := json.Unmarshal(data, &p); code != 200 || err != nil {
+			t.Fatalf("get plan: %d %v %s", code, err, data)
+		}
+	}
+	if p.Result != "fail" || p.Tests[0].Result != "pass" || p.Tests[2].Result != "fail" {
+		t.Errorf("finished plan: %s, tests %s %s %s", p.Result, p.Tests[0].Result, p.Tests[1].Result, p.Tests[2].Result)
+	}
+	// The plan's tests are tests like any other.
+	if code, _ := call(t, "GET", srv.URL+base+"/"+p.Tests[2].UID, ""); code != 200 {
+		t.Errorf("a plan's test: %d", code)
+	}
+	for _, path := range []string{"/v1/groups/other/projects/kernel/plans/" + p.UID, plans + "/nosuchplan"} {
+		if code, _ := call(t, "GET", srv.URL+path, ""); code != http.StatusNotFound {
+			t.Errorf("GET %s: %d, want 404", path, code)
+		}
+	}
+}
