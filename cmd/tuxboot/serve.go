@@ -116,6 +116,14 @@ func serveMain(ctx context.Context, args []string, stdout, stderr io.Writer) int
 
 	ctrlDone := make(chan error, 1)
 	go func() { ctrlDone <- c.Run(ctx) }()
+	cbCtx, cbCancel := context.WithCancel(ctx)
+	cbDone := make(chan struct{})
+	go func() {
+		defer close(cbDone)
+		if err := apiServer.RunCallbacks(cbCtx, api.CallbackOptions{}); err != nil {
+			log.Error().Err(err).Msg("callbacks")
+		}
+	}()
 
 	code := exitPass
 	ctrlEnded := false
@@ -135,6 +143,8 @@ func serveMain(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	srv.Shutdown(sctx)
+	cbCancel()
+	<-cbDone
 	// The controller stops its runners and hands their requests back.
 	if !ctrlEnded {
 		if err := <-ctrlDone; err != nil && !errors.Is(err, context.Canceled) {

@@ -26,7 +26,7 @@ func submitMain(ctx context.Context, args []string, stdout, stderr io.Writer) in
 	var r boot.Request
 	var overlays, fatal, tests listFlag
 	sums := sumsFlag{}
-	var timeouts, junit string
+	var timeouts, junit, callback string
 	var wait, asJSON bool
 	fs.StringVar(&r.Device, "device", "", "device to boot, e.g. qemu-arm64 (required)")
 	fs.StringVar(&r.Kernel, "kernel", "", "kernel image: a path on the server or a URL (required)")
@@ -43,6 +43,7 @@ func submitMain(ctx context.Context, args []string, stdout, stderr io.Writer) in
 	fs.Var(&fatal, "fatal", "crash kinds that fail the boot beyond the default (repeatable)")
 	fs.Var(&tests, "tests", "tests the rootfs is expected to run (repeatable)")
 	fs.Var(sums, "sha256", "expected digest of an artefact as ARTEFACT=SHA256 (repeatable)")
+	fs.StringVar(&callback, "callback", "", "URL the server posts the signed status object to once the test has finished")
 	fs.BoolVar(&wait, "wait", false, "wait for the result and exit as 'tuxboot run' would (0 pass, 1 fail, 2 bad request, 3 infrastructure)")
 	fs.BoolVar(&asJSON, "json", false, "print the status object as JSON instead of a summary")
 	fs.StringVar(&junit, "junit", "", "with --wait, write a JUnit XML report to this file")
@@ -67,7 +68,10 @@ func submitMain(ctx context.Context, args []string, stdout, stderr io.Writer) in
 		r.SHA256 = sums
 	}
 	c := cf.client()
-	body, _ := json.Marshal(r)
+	body, _ := json.Marshal(struct {
+		boot.Request
+		Callback string `json:"callback,omitempty"`
+	}{r, callback})
 	var v api.View
 	if err := c.getJSON(ctx, "POST", "", body, &v); err != nil {
 		fmt.Fprintln(stderr, "tuxboot submit:", err)

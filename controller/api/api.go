@@ -91,6 +91,7 @@ func (s *Server) routes() []route {
 		{"POST", base + "/{uid}/cancel", "Cancel a test; 202, or 409 if it had finished", true, rec(s.cancel)},
 		{"POST", "/v1/groups/{group}/projects/{project}/plans", "Submit a plan (version, name, tests; devices x kernels matrices); 201 with the plan", true, s.authorized(s.submitPlan)},
 		{"GET", "/v1/groups/{group}/projects/{project}/plans/{uid}", "A plan and its tests' status objects", true, s.authorized(s.getPlan)},
+		{"GET", "/v1/groups/{group}/projects/{project}/keys", "The Ed25519 public key callbacks are signed with", true, s.authorized(s.keys)},
 		{"GET", "/healthz", "Liveness: NATS connected", false, s.healthz},
 		{"GET", "/readyz", "Readiness: NATS connected and the state bucket and request stream answer", false, s.readyz},
 		{"GET", "/metrics", "Prometheus metrics", false, s.serveMetrics},
@@ -171,10 +172,14 @@ func (s *Server) submit(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("a request is at most %d bytes", queue.MaxRequestBytes))
 		return
 	}
-	var req boot.Request
+	// The request, and where to post the status object once finished.
+	var sub struct {
+		boot.Request
+		Callback string `json:"callback,omitempty"`
+	}
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields() // a misspelt field is a mistake to point out, not to ignore
-	if err := dec.Decode(&req); err != nil {
+	if err := dec.Decode(&sub); err != nil {
 		writeError(w, http.StatusBadRequest, "invalid request", "body: "+err.Error())
 		return
 	}
@@ -182,6 +187,7 @@ func (s *Server) submit(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, "invalid request", "body: more than one JSON value")
 		return
 	}
+	req := sub.Request
 	if req.ID != "" {
 		writeError(w, http.StatusBadRequest, "invalid request", "id: is chosen by the server; leave it out")
 		return
@@ -198,9 +204,22 @@ func (s *Server) submit(w http.ResponseWriter, r *http.Request) {
 			reasons = append(reasons, splitJoined(err)...)
 		}
 	}
+	if sub.Callback != "" {
+		if err := checkCallback(sub.Callback); err != nil {
+			reasons = append(reasons, "callback: "+err.Error())
+		}
+	}
 	if len(reasons) > 0 {
 		writeError(w, http.StatusBadRequest, "invalid request", reasons...)
 		return
+	}
+	req.ID = nuid.Next()
+	if sub.Callback != "" {
+		// Stored before the test is queued, so it is there when it finishes.
+		if _, err := s.Queue.Objects.PutBytes(r.Context(), callbackObject(req.ID), []byte(sub.Callback)); err != nil {
+			writeError(w, http.StatusServiceUnavailable, "cannot store the callback: "+err.Error())
+			return
+		}
 	}
 	rec, err := s.enqueue(r.Context(), group, project, req)
 	if err != nil {
@@ -212,7 +231,9 @@ func (s *Server) submit(w http.ResponseWriter, r *http.Request) {
 
 // enqueue stores a valid request's record and queues it.
 func (s *Server) enqueue(ctx context.Context, group, project string, req boot.Request) (*store.Record, error) {
-	req.ID = nuid.Next()
+	if req.ID == "" {
+		req.ID = nuid.Next()
+	}
 	rec := store.NewQueued(req.ID, group, project, req)
 	if err := s.st.Create(ctx, rec); err != nil {
 		s.Log.Error().Err(err).Msg("store request")

@@ -56,7 +56,7 @@ func TestReadyzMetricsAndOpenAPI(t *testing.T) {
 			}
 		}
 	}
-	if ops != 14 {
-		t.Errorf("openapi describes %d operations, want the 14 served", ops)
+	if ops != 15 {
+		t.Errorf("openapi describes %d operations, want the 15 served", ops)
 	}
 }
