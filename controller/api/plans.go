@@ -12,6 +12,7 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/nats-io/nuid"
+	"sigs.k8s.io/yaml"
 
 	"github.com/tuxboot/tuxboot/controller/queue"
 	"github.com/tuxboot/tuxboot/controller/store"
@@ -93,8 +94,14 @@ func (s *Server) submitPlan(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, "invalid group or project name")
 		return
 	}
-	if ct, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); ct != "" && ct != "application/json" {
-		writeError(w, http.StatusUnsupportedMediaType, "a plan is JSON (Content-Type: application/json); "+ct+" is not read yet")
+	ct, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	isYAML := false
+	switch ct {
+	case "", "application/json":
+	case "application/yaml", "application/x-yaml", "text/yaml", "text/x-yaml":
+		isYAML = true
+	default:
+		writeError(w, http.StatusUnsupportedMediaType, "a plan is JSON (application/json) or YAML (application/yaml), not "+ct)
 		return
 	}
 	body, err := io.ReadAll(io.LimitReader(r.Body, queue.MaxRequestBytes+1))
@@ -105,6 +112,14 @@ func (s *Server) submitPlan(w http.ResponseWriter, r *http.Request) {
 	if len(body) > queue.MaxRequestBytes {
 		writeError(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("a plan is at most %d bytes", queue.MaxRequestBytes))
 		return
+	}
+	if isYAML {
+		// Through JSON, so both forms share one strict decoder: a
+		// misspelt field is refused in YAML as in JSON.
+		if body, err = yaml.YAMLToJSONStrict(body); err != nil {
+			writeError(w, http.StatusBadRequest, "invalid plan", "body: "+err.Error())
+			return
+		}
 	}
 	var plan Plan
 	dec := json.NewDecoder(bytes.NewReader(body))

@@ -3,6 +3,7 @@ package api_test
 import (
 	"context"
 	"encoding/json"
+	"io"
 	"net/http"
 	"strings"
 	"testing"
@@ -36,12 +37,30 @@ func TestPlanMatrix(t *testing.T) {
 			}
 		})
 	}
-	req, _ := http.NewRequest("POST", srv.URL+plans, strings.NewReader("version: 1\n"))
-	req.Header.Set("Content-Type", "application/yaml")
-	if resp, err := http.DefaultClient.Do(req); err != nil || resp.StatusCode != http.StatusUnsupportedMediaType {
-		t.Errorf("YAML plan: %v %v, want 415", resp, err)
-	} else {
-		resp.Body.Close()
+	typed := []struct {
+		name, ctype, body string
+		code              int
+		says              string
+	}{
+		{"XML", "application/xml", "<plan/>", http.StatusUnsupportedMediaType, "application/xml"},
+		{"YAML with a misspelt field", "application/yaml", "version: 1\nname: p\ntests:\n- device: qemu-arm64\n  kernal: /k\n", 400, "kernal"},
+		{"YAML with a duplicate key", "application/yaml", "version: 1\nversion: 1\nname: p\n", 400, "body"},
+		{"YAML, not a mapping", "application/yaml", "- a\n- b\n", 400, "body"},
+	}
+	for _, tt := range typed {
+		t.Run(tt.name, func(t *testing.T) {
+			req, _ := http.NewRequest("POST", srv.URL+plans, strings.NewReader(tt.body))
+			req.Header.Set("Content-Type", tt.ctype)
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer resp.Body.Close()
+			data, _ := io.ReadAll(resp.Body)
+			if resp.StatusCode != tt.code || !strings.Contains(string(data), tt.says) {
+				t.Errorf("%d %s, want %d saying %q", resp.StatusCode, data, tt.code, tt.says)
+			}
+		})
 	}
 	if info, err := q.Requests.Info(context.Background()); err != nil || info.State.Msgs != 0 {
 		t.Fatalf("refused plans queued tests: %v %v", info, err)
@@ -72,6 +91,26 @@ func TestPlanMatrix(t *testing.T) {
 	if p.Result != "fail" || p.Tests[0].Result != "pass" || p.Tests[2].Result != "fail" {
 		t.Errorf("finished plan: %s, tests %s %s %s", p.Result, p.Tests[0].Result, p.Tests[1].Result, p.Tests[2].Result)
 	}
+	// The same matrix in YAML.
+	req, _ := http.NewRequest("POST", srv.URL+plans, strings.NewReader(`version: 1
+name: nightly-yaml
+tests:
+  - devices: [qemu-arm64]
+    kernels: [/y1, /y2]
+    boot_args: pass
+`))
+	req.Header.Set("Content-Type", "application/yaml")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var yp api.PlanView
+	err = json.NewDecoder(resp.Body).Decode(&yp)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusCreated || err != nil || yp.Name != "nightly-yaml" || len(yp.Tests) != 2 || yp.Tests[1].Request.Kernel != "/y2" {
+		t.Errorf("YAML plan: %d %v %+v", resp.StatusCode, err, yp)
+	}
+
 	// The plan's tests are tests like any other.
 	if code, _ := call(t, "GET", srv.URL+base+"/"+p.Tests[2].UID, ""); code != 200 {
 		t.Errorf("a plan's test: %d", code)
