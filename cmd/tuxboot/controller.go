@@ -31,10 +31,12 @@ type schedFlags struct {
 	workDir          string
 	fetchRetries     int
 	logFormat        string
+
+	kube kubeFlags // --executor kubernetes (kubernetes.go)
 }
 
 func (f *schedFlags) register(fs *flag.FlagSet) {
-	fs.StringVar(&f.executor, "executor", "local", "where runners run: local (child processes here)")
+	fs.StringVar(&f.executor, "executor", "local", "where runners run: local (child processes here) or kubernetes (a pod per boot; tuxboot controller only)")
 	fs.IntVar(&f.maxParallel, "max-parallel", controller.DefaultMaxParallel, "boots run at once; no more requests are pulled while this many run")
 	fs.IntVar(&f.retries, "retries", controller.DefaultRetries, "times an infrastructure error is retried (kernel and test failures never are)")
 	fs.DurationVar(&f.ackWait, "ack-wait", queue.DefaultAckWait, "how long a request held by a dead controller waits before another takes it")
@@ -83,7 +85,7 @@ func (f *schedFlags) newController(q *queue.Queue, natsURL string, log zerolog.L
 		}
 		ex = &local.Executor{NATSURL: natsURL, Dir: filepath.Join(f.workDir, "jobs"), Args: args}
 	case "kubernetes":
-		return nil, fmt.Errorf("--executor kubernetes is not implemented yet; use local")
+		return nil, fmt.Errorf("--executor kubernetes is for tuxboot controller; use local")
 	default:
 		return nil, fmt.Errorf("--executor %q is not local", f.executor)
 	}
@@ -110,6 +112,7 @@ func controllerMain(ctx context.Context, args []string, stdout, stderr io.Writer
 	f.register(fs)
 	natsURL := fs.String("nats", os.Getenv("TUXBOOT_NATS_URL"), "NATS server URL, with JetStream (default $TUXBOOT_NATS_URL)")
 	fs.StringVar(&f.workDir, "work-dir", filepath.Join(os.TempDir(), "tuxboot-controller"), "runners' request files, logs and scratch space")
+	f.kube.register(fs)
 	if err := fs.Parse(args); err != nil {
 		return exitBadRequest
 	}
@@ -132,6 +135,9 @@ func controllerMain(ctx context.Context, args []string, stdout, stderr io.Writer
 	if err != nil {
 		log.Error().Err(err).Msg("set up JetStream")
 		return exitInfra
+	}
+	if f.executor == "kubernetes" {
+		return f.kube.run(ctx, &f, q, *natsURL, log)
 	}
 	c, err := f.newController(q, *natsURL, log)
 	if err != nil {

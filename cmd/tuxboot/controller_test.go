@@ -29,7 +29,7 @@ func TestControllerBadFlags(t *testing.T) {
 	}{
 		{"no NATS", []string{"controller"}, "--nats"},
 		{"stray argument", []string{"controller", "--nats", url, "extra"}, "no arguments"},
-		{"kubernetes", []string{"controller", "--nats", url, "--executor", "kubernetes"}, "not implemented"},
+		{"kubernetes without namespace", []string{"controller", "--nats", url, "--executor", "kubernetes", "--runner-image", "r"}, "--namespace"},
 		{"unknown executor", []string{"controller", "--nats", url, "--executor", "ssh"}, "ssh"},
 		{"bad log format", []string{"controller", "--nats", url, "--log-format", "xml"}, "xml"},
 	}

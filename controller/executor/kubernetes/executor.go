@@ -171,6 +171,7 @@ func (e *Executor) Sync(ctx context.Context) error {
 	e.ctx = ctx
 	e.started = true
 	e.mu.Unlock()
+	e.cfg.Metrics.setCounts(e.counts)
 	go func() {
 		<-ctx.Done()
 		e.queue.ShutDown()
@@ -397,12 +398,18 @@ func (e *Executor) sync(name string) error {
 	if v.err == nil {
 		result = exitResult(pod)
 	}
-	e.finish(r, v.err, result)
 	grace := int64(0)
 	if pod.Status.Phase == corev1.PodRunning {
 		grace = int64(e.cfg.StopGrace.Seconds())
 	}
-	return e.delete(ctx, pod, grace)
+	// Deleted before the attempt is reported ended, so that a controller
+	// stopping right after leaves no pod behind. The runner published its
+	// result and logs before its container ended.
+	dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+	defer cancel()
+	err = e.delete(dctx, pod, grace)
+	e.finish(r, v.err, result)
+	return err
 }
 
 // exitResult names the runner's verdict by its exit status.

@@ -56,14 +56,19 @@ func (m *Metrics) ended(device, result string, start time.Time) {
 }
 
 // Handler serves the metrics at /metrics.
-func (e *Executor) MetricsHandler() http.Handler {
-	e.cfg.Metrics.mu.Lock()
-	e.cfg.Metrics.counts = e.counts
-	e.cfg.Metrics.mu.Unlock()
+func (m *Metrics) Handler() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; version=0.0.4")
-		e.cfg.Metrics.WriteTo(w)
+		m.WriteTo(w)
 	})
+}
+
+// setCounts makes the pod gauges count an executor's pods: the latest
+// one synced, as a controller has one executor per leadership term.
+func (m *Metrics) setCounts(f func() (held, pending, running int)) {
+	m.mu.Lock()
+	m.counts = f
+	m.mu.Unlock()
 }
 
 // WriteTo writes the metrics in the text exposition format.

@@ -102,7 +102,7 @@ func Start(t testing.TB) *Cluster {
 	write(t, filepath.Join(dir, "tokens.csv"), []byte(token+",admin,admin,system:masters\n"))
 
 	c.Host = "https://127.0.0.1:" + strconv.Itoa(ports[2])
-	start(t, dir, "kube-apiserver", apiBin,
+	apiExited := start(t, dir, "kube-apiserver", apiBin,
 		"--etcd-servers="+etcdURL,
 		"--bind-address=127.0.0.1", "--advertise-address=127.0.0.1",
 		"--secure-port="+strconv.Itoa(ports[2]),
@@ -115,6 +115,8 @@ func Start(t testing.TB) *Cluster {
 		"--token-auth-file="+filepath.Join(dir, "tokens.csv"),
 		"--enable-priority-and-fairness=false",
 		"--profiling=false",
+		// The default reconciler refuses a loopback advertise address.
+		"--endpoint-reconciler-type=none",
 		"--v=0")
 
 	c.Config = &rest.Config{Host: c.Host, BearerToken: token,
@@ -133,7 +135,11 @@ func Start(t testing.TB) *Cluster {
 		if ctx.Err() != nil {
 			t.Fatalf("kube-apiserver not ready: %v (log in %s)", err, dir)
 		}
-		time.Sleep(200 * time.Millisecond)
+		select {
+		case <-apiExited:
+			t.Fatalf("kube-apiserver exited (log in %s)", dir)
+		case <-time.After(200 * time.Millisecond):
+		}
 	}
 	return c
 }
@@ -168,7 +174,7 @@ func (c *Cluster) ForToken(token string) *rest.Config {
 
 // start runs a control-plane process, its output in DIR/NAME.log, until
 // the test ends.
-func start(t testing.TB, dir, name, bin string, args ...string) {
+func start(t testing.TB, dir, name, bin string, args ...string) <-chan struct{} {
 	t.Helper()
 	logf, err := os.Create(filepath.Join(dir, name+".log"))
 	if err != nil {
@@ -198,6 +204,7 @@ func start(t testing.TB, dir, name, bin string, args ...string) {
 			}
 		}
 	})
+	return exited
 }
 
 func write(t testing.TB, path string, data []byte) {
