@@ -18,6 +18,7 @@ import (
 
 	"github.com/digitalocean/go-qemu/qmp"
 	"go.bug.st/serial"
+	"golang.org/x/sys/unix"
 )
 
 // ConsoleLabel is the chardev id the console must have in argv
@@ -47,6 +48,7 @@ type Machine struct {
 	cmd     *exec.Cmd
 	mon     *qmp.SocketMonitor
 	port    serial.Port
+	inq     int // a second fd on the console pty, only to ask how much is unread
 	stderr  *tailBuffer
 	version string
 
@@ -70,6 +72,7 @@ func Start(ctx context.Context, argv []string, qmpPath string, console io.Writer
 	m := &Machine{
 		stderr:   &tailBuffer{max: 64 << 10},
 		exited:   make(chan struct{}),
+		inq:      -1,
 		shutdown: make(chan struct{}),
 		drained:  make(chan struct{}),
 	}
@@ -93,6 +96,9 @@ func Start(ctx context.Context, argv []string, qmpPath string, console io.Writer
 		if m.port != nil {
 			m.port.Close()
 		}
+		if m.inq >= 0 {
+			unix.Close(m.inq)
+		}
 		if m.mon != nil {
 			m.mon.Disconnect()
 		}
@@ -104,6 +110,14 @@ func Start(ctx context.Context, argv []string, qmpPath string, console io.Writer
 	pty, err := m.consolePTY()
 	if err != nil {
 		return fail("find console pty", err)
+	}
+	// Opened before serial.Open takes the pty exclusively. Bytes still
+	// queued on the pty when QEMU quits are thrown away by the kernel, so
+	// Stop must see this queue empty first.
+	m.inq, err = unix.Open(pty, unix.O_RDONLY|unix.O_NOCTTY|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
+	if err != nil {
+		m.inq = -1
+		return fail("open console "+pty, err)
 	}
 	m.port, err = serial.Open(pty, &serial.Mode{BaudRate: 115200})
 	if err != nil {
@@ -282,11 +296,11 @@ func (m *Machine) ExitCode() int {
 // its end (bounded by drain), closes the pty and the QMP connection, and
 // reaps the process. It is safe to call more than once.
 func (m *Machine) Stop(powerdown bool, grace time.Duration) {
-	m.drain(500*time.Millisecond, 5*time.Second)
+	m.drain(time.Second, 30*time.Second)
 	if powerdown && !m.done(m.shutdown) && !m.done(m.exited) {
 		m.mon.Run([]byte(`{"execute":"system_powerdown"}`))
 		waitFor(grace, m.exited, m.shutdown)
-		m.drain(300*time.Millisecond, 3*time.Second)
+		m.drain(time.Second, 30*time.Second)
 	}
 	if !m.done(m.exited) {
 		m.mon.Run([]byte(`{"execute":"quit"}`))
@@ -299,17 +313,35 @@ func (m *Machine) Stop(powerdown bool, grace time.Duration) {
 		m.port.Close()
 	}
 	<-m.drained
+	if m.inq >= 0 {
+		unix.Close(m.inq)
+		m.inq = -1
+	}
 }
 
-// drain waits until the console has been quiet for quiet, at most max.
+// drain waits, at most max, until every byte QEMU wrote to the console
+// has been read: nothing queued on the pty, and nothing new for quiet
+// (QEMU may hold bytes of its own while the pty was full).
 func (m *Machine) drain(quiet, max time.Duration) {
 	end := time.Now().Add(max)
 	for time.Now().Before(end) {
-		if m.done(m.drained) || time.Since(m.lastRead.get()) >= quiet {
+		if m.done(m.drained) || m.unread() == 0 && time.Since(m.lastRead.get()) >= quiet {
 			return
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
+}
+
+// unread is how many console bytes wait on the pty; 0 if unknown.
+func (m *Machine) unread() int {
+	if m.inq < 0 {
+		return 0
+	}
+	n, err := unix.IoctlGetInt(m.inq, unix.TIOCINQ)
+	if err != nil {
+		return 0
+	}
+	return n
 }
 
 func (m *Machine) kill() {
