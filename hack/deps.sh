@@ -6,7 +6,7 @@ set -euo pipefail
 
 packages=(
 	qemu-system-x86 qemu-system-arm qemu-system-mips qemu-system-ppc
-	qemu-system-s390x qemu-system-misc qemu-system-sparc qemu-utils
+	qemu-system-misc qemu-system-sparc qemu-utils
 	opensbi ipxe-qemu seabios
 	cpio gzip xz-utils zstd bzip2 e2fsprogs device-tree-compiler
 	ca-certificates curl jq

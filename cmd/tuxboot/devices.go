@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"strings"
 	"text/tabwriter"
 
 	"github.com/tuxboot/tuxboot/runner/device"
@@ -32,15 +33,15 @@ func devicesMain(args []string, stdout, stderr io.Writer) int {
 		return exitPass
 	}
 	w := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(w, "DEVICE\tQEMU\tMACHINE\tCPU\tMEM\tCONSOLE\tKERNEL\tDTB\tDISK (root=)\tKVM\tSTATUS")
+	fmt.Fprintln(w, "DEVICE\tQEMU\tMACHINE\tCPU\tMEM\tCONSOLE\tKERNEL\tDTB\tDISK (root=)\tKVM ON HOSTS\tSTATUS")
 	for _, d := range devs {
 		status := "unverified"
 		if d.Verified {
 			status = "verified"
 		}
-		kvm := "no"
+		kvm := "-"
 		if len(d.KVMHosts) > 0 {
-			kvm = "yes"
+			kvm = strings.Join(d.KVMHosts, ",")
 		}
 		machine := d.Machine
 		if len(machine) > 24 {

@@ -31,7 +31,7 @@ func newKVMProber(cacheDir string) func(ctx context.Context, d device.Device, pr
 	var mu sync.Mutex
 	return func(ctx context.Context, d device.Device, probe []string, kernelSHA256 string) error {
 		if !slices.Contains(d.KVMHosts, runtime.GOARCH) {
-			return fmt.Errorf("KVM cannot run %s guests on a %s host", d.Arch, runtime.GOARCH)
+			return fmt.Errorf("KVM cannot run %s guests on this %s host", d.Arch, runtime.GOARCH)
 		}
 		mu.Lock()
 		defer mu.Unlock()

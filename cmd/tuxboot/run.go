@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -94,6 +95,9 @@ func runMain(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	f := &runFlags{sums: sumsFlag{}}
 	f.register(fs)
 	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return exitPass
+		}
 		return exitBadRequest
 	}
 	if fs.NArg() > 0 {
