@@ -33,7 +33,7 @@ if [ ! -x "$bin/kube-apiserver" ] || [ ! -x "$bin/kubectl" ]; then
 	echo "hack/kube-tools.sh: building kube-apiserver and kubectl $K8S_VERSION (about 10-15 minutes on 2 cores)" >&2
 	# k8s.io/kubernetes replaces its staging modules with ./staging paths,
 	# which a consumer cannot see: replace each with its published release.
-	gomod=$(go mod download -json "k8s.io/kubernetes@$K8S_VERSION" | sed -n 's/^[[:space:]]*"GoMod": "\(.*\)",*$/\1/p')
+	gomod=$(cd "$src" && go mod download -json "k8s.io/kubernetes@$K8S_VERSION" | sed -n 's/^[[:space:]]*"GoMod": "\(.*\)",*$/\1/p')
 	staging=$(sed -n 's#^[[:space:]]*\(k8s.io/[a-z0-9-]*\) => ./staging/.*#\1#p' "$gomod")
 	{
 		echo "module tuxboot.local/kubetools"
@@ -87,5 +87,5 @@ if [ ! -x "$bin/etcd" ]; then
 fi
 
 "$bin/kube-apiserver" --version >&2
-"$bin/etcd" --version | head -1 >&2
+"$bin/etcd" --version 2>&1 | sed -n 1p >&2
 echo "$bin"

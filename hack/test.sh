@@ -14,6 +14,7 @@ if [ -n "$unformatted" ]; then
 	echo "gofmt would change: $unformatted" >&2
 	exit 1
 fi
+bash hack/kube-tools.sh # kube-apiserver, etcd, kubectl for the Kubernetes executor tests (cached)
 echo "== go vet"
 go vet ./...
 echo "== go test"

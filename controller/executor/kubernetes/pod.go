@@ -143,7 +143,7 @@ func (e *Executor) pod(job executor.Job) (*corev1.Pod, error) {
 	deadline := int64((req.Timeouts.OverallTimeout() + deadlineSlack).Seconds())
 	cmd := append([]string{}, e.cfg.Command...)
 	cmd = append(cmd, "runner", "--nats", e.cfg.NATSURL, "--id", job.ID, "--attempt", strconv.Itoa(job.Attempt),
-		"--work-dir", ScratchPath+"/work", "--cache-dir", ScratchPath+"/cache")
+		"--work-dir", ScratchPath, "--cache-dir", ScratchPath+"/cache")
 	cmd = append(cmd, e.cfg.RunnerArgs...)
 	yes, no := true, false
 	uid := int64(runnerUID)

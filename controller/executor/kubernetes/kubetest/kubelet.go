@@ -98,6 +98,7 @@ type Kubelet struct {
 	mu    sync.Mutex
 	procs map[types.UID]*exec.Cmd
 	seen  map[types.UID]bool
+	n     int
 	wg    sync.WaitGroup
 }
 
@@ -105,7 +106,13 @@ type Kubelet struct {
 // ends.
 func (k *Kubelet) Run(ctx context.Context, t testing.TB) {
 	t.Helper()
-	k.t, k.dir = t, t.TempDir()
+	// Short paths: QEMU's sockets live under the scratch volume, and a
+	// unix socket path has room for 107 bytes only.
+	dir, err := os.MkdirTemp("", "kl")
+	if err != nil {
+		t.Fatal(err)
+	}
+	k.t, k.dir = t, dir
 	k.procs, k.seen = map[types.UID]*exec.Cmd{}, map[types.UID]bool{}
 	ctx, cancel := context.WithCancel(ctx)
 	factory := informers.NewSharedInformerFactoryWithOptions(k.Client, 0, informers.WithNamespace(k.Namespace))
@@ -128,6 +135,7 @@ func (k *Kubelet) Run(ctx context.Context, t testing.TB) {
 		k.mu.Unlock()
 		k.wg.Wait()
 		factory.Shutdown()
+		os.RemoveAll(dir)
 	})
 }
 
@@ -183,7 +191,10 @@ func (k *Kubelet) running(uid types.UID) bool {
 // exec runs the pod's one container as a process.
 func (k *Kubelet) exec(ctx context.Context, p *corev1.Pod) {
 	c := p.Spec.Containers[0]
-	podDir := filepath.Join(k.dir, string(p.UID))
+	k.mu.Lock()
+	k.n++
+	podDir := filepath.Join(k.dir, fmt.Sprint(k.n))
+	k.mu.Unlock()
 	var mounts []string // mount path, host dir pairs for strings.NewReplacer
 	for _, m := range c.VolumeMounts {
 		host := filepath.Join(podDir, m.Name)

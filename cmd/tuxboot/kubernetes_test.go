@@ -1,0 +1,199 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/nats-io/nuid"
+	authv1 "k8s.io/api/authentication/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	kube "github.com/tuxboot/tuxboot/controller/executor/kubernetes"
+	"github.com/tuxboot/tuxboot/controller/executor/kubernetes/kubetest"
+	"github.com/tuxboot/tuxboot/controller/queue"
+	"github.com/tuxboot/tuxboot/controller/queue/queuetest"
+	"github.com/tuxboot/tuxboot/controller/store"
+	"github.com/tuxboot/tuxboot/runner/boot"
+)
+
+// syncBuffer is a strings.Builder safe for a process's output and a test.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// TestControllerKubernetesEndToEnd: a request on NATS, `tuxboot controller
+// --executor kubernetes` under the manifests' ServiceAccount token, a real
+// kube-apiserver, a node simulated by the test whose pods run their own
+// command (`tuxboot runner ...`) as local processes, a real QEMU boot, and
+// the result back over NATS.
+func TestControllerKubernetesEndToEnd(t *testing.T) {
+	if testing.Short() {
+		t.Skip("boots QEMU")
+	}
+	req := realRequest(t, "arm64", "qemu-arm64", "")
+	c := kubetest.Start(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	kubectl := kubetest.Bin(t, "kubectl")
+	for _, args := range [][]string{{"create", "namespace", "tuxboot"}, {"apply", "-k", filepath.Join("..", "..", "manifests", "overlays", "local")}} {
+		if out, err := exec.Command(kubectl, append([]string{"--kubeconfig", c.Kubeconfig}, args...)...).CombinedOutput(); err != nil {
+			t.Fatalf("kubectl %v: %v\n%s", args, err, out)
+		}
+	}
+	tok, err := c.Client.CoreV1().ServiceAccounts("tuxboot").CreateToken(ctx, "tuxboot-controller",
+		&authv1.TokenRequest{Spec: authv1.TokenRequestSpec{}}, metav1.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	saConfig := filepath.Join(t.TempDir(), "controller.kubeconfig")
+	if err := os.WriteFile(saConfig, []byte(kubetest.Kubeconfig(c.Host, tok.Status.Token)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+
+	// The node: `tuxboot` in the pods' command is this test binary.
+	bin := t.TempDir()
+	if err := os.Symlink(os.Args[0], filepath.Join(bin, "tuxboot")); err != nil {
+		t.Fatal(err)
+	}
+	tag := nuid.Next()
+	t.Cleanup(func() { reapTagged(t, tag, 30*time.Second) })
+	kubetest.CreateNode(ctx, t, c.Client, "node-1")
+	(&kubetest.Kubelet{Client: c.Client, Namespace: "tuxboot", Node: "node-1", Schedule: true, Exec: true,
+		Env: []string{"PATH=" + bin + ":" + os.Getenv("PATH"), "TUXBOOT_TEST_MAIN=1", testTagEnv + "=" + tag}}).Run(ctx, t)
+
+	q := queuetest.New(t, queue.Options{})
+	natsURL := q.NC.ConnectedUrl()
+	cmd := exec.Command(os.Args[0], "controller", "--nats", natsURL, "--executor", "kubernetes",
+		"--namespace", "tuxboot", "--kubeconfig", saConfig, "--runner-image", "tuxboot-runner:dev",
+		"--pending-timeout", "1m", "--max-pending", "2", "--kube-qps", "20", "--kube-burst", "40",
+		"--priority-class", "tuxboot-runner", "--metrics-addr", "127.0.0.1:0", "--log-format", "json",
+		"--work-dir", t.TempDir(), "--fetch-retries", "-1")
+	cmd.Env = append(os.Environ(), "TUXBOOT_TEST_MAIN=1", testTagEnv+"="+tag, "POD_NAME=controller-0")
+	out := &syncBuffer{}
+	pr, pw := io.Pipe()
+	cmd.Stdout, cmd.Stderr = io.MultiWriter(out, pw), io.MultiWriter(out, pw)
+	metricsAddr := make(chan string, 1)
+	go func() {
+		re := regexp.MustCompile(`"addr":"([^"]+)".*serving /metrics`)
+		s := bufio.NewScanner(pr)
+		for s.Scan() {
+			if m := re.FindStringSubmatch(s.Text()); m != nil {
+				metricsAddr <- m[1]
+			}
+		}
+	}()
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait(); pw.Close() }()
+	stopped := false
+	t.Cleanup(func() {
+		if !stopped {
+			cmd.Process.Kill()
+			<-exited
+		}
+	})
+
+	id := nuid.Next()
+	req.APIVersion, req.ID = boot.APIVersion, id
+	st := &store.Store{KV: q.State}
+	if err := st.Create(ctx, store.NewQueued(id, "g", "p", req)); err != nil {
+		t.Fatal(err)
+	}
+	data, _ := json.Marshal(req)
+	if err := q.SubmitRequest(ctx, id, data); err != nil {
+		t.Fatal(err)
+	}
+	var rec *store.Record
+	for {
+		if rec, err = st.Get(ctx, id); err != nil {
+			t.Fatal(err)
+		}
+		if rec.State == store.Finished || ctx.Err() != nil {
+			break
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	if rec.Result != boot.Pass || len(rec.Attempts) != 1 || rec.Attempts[0].Executor != "kubernetes" {
+		t.Fatalf("boot %s: %s %s after %+v\n%s", id, rec.State, rec.Result, rec.Attempts, out.String())
+	}
+	res, err := q.Objects.GetBytes(ctx, rec.ResultObject)
+	if err != nil || !strings.Contains(string(res), `"result": "pass"`) && !strings.Contains(string(res), `"result":"pass"`) {
+		t.Errorf("results.json %q: %v", rec.ResultObject, err)
+	}
+	// The pod's phases reached the boot's event stream.
+	var events []string
+	q.Follow(ctx, []string{queue.EventSubject(id)}, false, func(m jetstream.Msg) bool {
+		events = append(events, string(m.Data()))
+		return false
+	})
+	if !strings.Contains(strings.Join(events, "\n"), "pod "+kube.PodName(id, 1)+": running") {
+		t.Errorf("no pod phase among the boot's events:\n%s", strings.Join(events, "\n"))
+	}
+	// Nothing is left behind.
+	for {
+		l, err := c.Client.CoreV1().Pods("tuxboot").List(ctx, metav1.ListOptions{LabelSelector: kube.LabelManagedBy + "=" + kube.ManagedBy})
+		if err == nil && len(l.Items) == 0 {
+			break
+		}
+		if ctx.Err() != nil {
+			t.Fatalf("runner pod left behind: %v", err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	select {
+	case addr := <-metricsAddr:
+		resp, err := http.Get("http://" + addr + "/metrics")
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		for _, want := range []string{`tuxboot_attempts_total{device="qemu-arm64",result="pass"} 1`, "tuxboot_queue_depth 0",
+			"tuxboot_scheduling_latency_seconds_count 1", `tuxboot_boot_duration_seconds_count{device="qemu-arm64"} 1`} {
+			if !strings.Contains(string(body), want) {
+				t.Errorf("metrics lack %s:\n%s", want, body)
+			}
+		}
+	default:
+		t.Errorf("the controller did not say where it serves /metrics:\n%s", out.String())
+	}
+
+	cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case err := <-exited:
+		stopped = true
+		if err != nil {
+			t.Errorf("controller after SIGTERM: %v\n%s", err, out.String())
+		}
+	case <-time.After(30 * time.Second):
+		t.Errorf("controller still running 30s after SIGTERM")
+	}
+}
