@@ -121,41 +121,53 @@ func TestControllerKubernetesEndToEnd(t *testing.T) {
 		}
 	})
 
-	id := nuid.Next()
-	req.APIVersion, req.ID = boot.APIVersion, id
+	// A passing boot, and a kernel panic: a verdict the runner reports,
+	// never retried.
+	panicReq := realRequest(t, "arm64", "qemu-arm64", "tuxboot.mode=panic")
 	st := &store.Store{KV: q.State}
-	if err := st.Create(ctx, store.NewQueued(id, "g", "p", req)); err != nil {
-		t.Fatal(err)
-	}
-	data, _ := json.Marshal(req)
-	if err := q.SubmitRequest(ctx, id, data); err != nil {
-		t.Fatal(err)
-	}
-	var rec *store.Record
-	for {
-		if rec, err = st.Get(ctx, id); err != nil {
+	want := map[string]string{}
+	for _, r := range []struct {
+		req    boot.Request
+		result string
+	}{{req, boot.Pass}, {panicReq, boot.Fail}} {
+		id := nuid.Next()
+		r.req.APIVersion, r.req.ID = boot.APIVersion, id
+		if err := st.Create(ctx, store.NewQueued(id, "g", "p", r.req)); err != nil {
 			t.Fatal(err)
 		}
-		if rec.State == store.Finished || ctx.Err() != nil {
-			break
+		data, _ := json.Marshal(r.req)
+		if err := q.SubmitRequest(ctx, id, data); err != nil {
+			t.Fatal(err)
 		}
-		time.Sleep(200 * time.Millisecond)
+		want[id] = r.result
 	}
-	if rec.Result != boot.Pass || len(rec.Attempts) != 1 || rec.Attempts[0].Executor != "kubernetes" {
-		t.Fatalf("boot %s: %s %s after %+v\n%s", id, rec.State, rec.Result, rec.Attempts, out.String())
-	}
-	res, err := q.Objects.GetBytes(ctx, rec.ResultObject)
-	if err != nil || !strings.Contains(string(res), `"result": "pass"`) && !strings.Contains(string(res), `"result":"pass"`) {
-		t.Errorf("results.json %q: %v", rec.ResultObject, err)
-	}
-	// The pod's phases reached the boot's event stream.
-	var events []string
-	q.Follow(ctx, []string{queue.EventSubject(id)}, false, func(m jetstream.Msg) bool {
-		events = append(events, string(m.Data()))
-		return false
-	})
-	if !strings.Contains(strings.Join(events, "\n"), "pod "+kube.PodName(id, 1)+": running") {
-		t.Errorf("no pod phase among the boot's events:\n%s", strings.Join(events, "\n"))
+	for id, result := range want {
+		var rec *store.Record
+		for {
+			if rec, err = st.Get(ctx, id); err != nil {
+				t.Fatal(err)
+			}
+			if rec.State == store.Finished || ctx.Err() != nil {
+				break
+			}
+			time.Sleep(200 * time.Millisecond)
+		}
+		if rec.Result != result || len(rec.Attempts) != 1 || rec.Attempts[0].Executor != "kubernetes" {
+			t.Fatalf("boot %s: %s %s after %+v, want %s in one attempt\n%s", id, rec.State, rec.Result, rec.Attempts, result, out.String())
+		}
+		res, err := q.Objects.GetBytes(ctx, rec.ResultObject)
+		if err != nil || !strings.Contains(string(res), `"result": "`+result+`"`) && !strings.Contains(string(res), `"result":"`+result+`"`) {
+			t.Errorf("results.json %q: %v", rec.ResultObject, err)
+		}
+		// The pod's phases reached the boot's event stream.
+		var events []string
+		q.Follow(ctx, []string{queue.EventSubject(id)}, false, func(m jetstream.Msg) bool {
+			events = append(events, string(m.Data()))
+			return false
+		})
+		if !strings.Contains(strings.Join(events, "\n"), "pod "+kube.PodName(id, 1)+": running") {
+			t.Errorf("no pod phase among the boot's events:\n%s", strings.Join(events, "\n"))
+		}
 	}
 	// Nothing is left behind.
 	for {
@@ -176,8 +188,9 @@ func TestControllerKubernetesEndToEnd(t *testing.T) {
 		}
 		body, _ := io.ReadAll(resp.Body)
 		resp.Body.Close()
-		for _, want := range []string{`tuxboot_attempts_total{device="qemu-arm64",result="pass"} 1`, "tuxboot_queue_depth 0",
-			"tuxboot_scheduling_latency_seconds_count 1", `tuxboot_boot_duration_seconds_count{device="qemu-arm64"} 1`} {
+		for _, want := range []string{`tuxboot_attempts_total{device="qemu-arm64",result="pass"} 1`,
+			`tuxboot_attempts_total{device="qemu-arm64",result="fail"} 1`, "tuxboot_queue_depth 0",
+			"tuxboot_scheduling_latency_seconds_count 2", `tuxboot_boot_duration_seconds_count{device="qemu-arm64"} 2`} {
 			if !strings.Contains(string(body), want) {
 				t.Errorf("metrics lack %s:\n%s", want, body)
 			}
