@@ -81,7 +81,7 @@ func TestManifests(t *testing.T) {
 	ended := make(chan error, 1)
 	go func() {
 		ended <- kube.RunAsLeader(lctx, kube.Election{Client: sa, Namespace: "tuxboot", Identity: "replica-1",
-			LeaseDuration: 3 * time.Second, RenewDeadline: 2 * time.Second, RetryPeriod: 200 * time.Millisecond,
+			RetryPeriod: 200 * time.Millisecond,
 			Log: zerolog.New(zerolog.NewTestWriter(t))},
 			func(ctx context.Context) {
 				e, _ := startExecutor(ctx, t, sa, "tuxboot", nil)
