@@ -296,11 +296,11 @@ func (m *Machine) ExitCode() int {
 // its end (bounded by drain), closes the pty and the QMP connection, and
 // reaps the process. It is safe to call more than once.
 func (m *Machine) Stop(powerdown bool, grace time.Duration) {
-	m.drain(time.Second, 30*time.Second)
+	m.drain(250*time.Millisecond, 30*time.Second)
 	if powerdown && !m.done(m.shutdown) && !m.done(m.exited) {
 		m.mon.Run([]byte(`{"execute":"system_powerdown"}`))
 		waitFor(grace, m.exited, m.shutdown)
-		m.drain(time.Second, 30*time.Second)
+		m.drain(250*time.Millisecond, 30*time.Second)
 	}
 	if !m.done(m.exited) {
 		m.mon.Run([]byte(`{"execute":"quit"}`))

@@ -1,0 +1,65 @@
+#!/usr/bin/env bash
+# bench-boot.sh measures what TuxBoot costs over bare QEMU: N boots of the
+# same kernel and initramfs at once (N = 1 2 4 8 by default), first as bare
+# QEMU command lines (hack/bootcheck.sh), then through `tuxboot run`, in one
+# run, and prints the wall times and their ratio as a Markdown table.
+#
+# Usage: hack/bench-boot.sh [-a ARCH] [N...]     (default ARCH arm64)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export PATH="$PATH:/usr/local/go/bin"
+
+arch=arm64
+if [ "${1:-}" = -a ]; then
+	arch=$2
+	shift 2
+fi
+counts=("$@")
+[ ${#counts[@]} -gt 0 ] || counts=(1 2 4 8)
+declare -A device=(
+	[amd64]=qemu-x86_64 [i386]=qemu-i386 [arm64]=qemu-arm64 [armhf]=qemu-armv7
+	[ppc64el]=qemu-ppc64le [s390x]=qemu-s390 [mips64el]=qemu-mips64el
+	[mipsel]=qemu-mips32el [riscv64]=qemu-riscv64
+)
+dev=${device[$arch]:?no device for $arch}
+data="${TUXBOOT_TESTDATA:-$HOME/.cache/tuxboot/testdata}/$arch"
+[ -f "$data/kernel" ] || bash hack/testdata.sh -n "$arch"
+mkdir -p bin
+go build -o bin/tuxboot ./cmd/tuxboot
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+
+# wall N CMD... runs N copies of CMD at once and prints the wall seconds;
+# any copy failing fails the measurement.
+wall() {
+	local n=$1 start end pids=() rc=0
+	shift
+	start=$(date +%s.%N)
+	for i in $(seq "$n"); do
+		"$@" >"$work/out.$i" 2>&1 &
+		pids+=($!)
+	done
+	for p in "${pids[@]}"; do wait "$p" || rc=$?; done
+	end=$(date +%s.%N)
+	if [ "$rc" -ne 0 ]; then
+		echo "bench-boot: a boot failed (exit $rc):" >&2
+		tail -20 "$work"/out.* >&2
+		exit 1
+	fi
+	echo "$end - $start" | bc
+}
+
+# Warm the artefact cache and the page cache so both sides start equal.
+bin/tuxboot run --quiet --device "$dev" --kernel "$data/kernel" --rootfs "$data/rootfs.cpio.gz" \
+	--accel tcg --cache-dir "$work/cache" >/dev/null
+bash hack/bootcheck.sh "$arch" >/dev/null
+
+echo "| boots at once | bare QEMU (s) | tuxboot run (s) | ratio | overhead per boot (s) |"
+echo "|---|---|---|---|---|"
+for n in "${counts[@]}"; do
+	bare=$(wall "$n" bash hack/bootcheck.sh "$arch")
+	tux=$(wall "$n" bin/tuxboot run --quiet --device "$dev" --kernel "$data/kernel" \
+		--rootfs "$data/rootfs.cpio.gz" --accel tcg --cache-dir "$work/cache")
+	printf '| %d | %.2f | %.2f | %.2f | %.2f |\n' "$n" "$bare" "$tux" \
+		"$(echo "$tux / $bare" | bc -l)" "$(echo "($tux - $bare) / $n" | bc -l)"
+done
