@@ -82,7 +82,7 @@ func TestManifests(t *testing.T) {
 	go func() {
 		ended <- kube.RunAsLeader(lctx, kube.Election{Client: sa, Namespace: "tuxboot", Identity: "replica-1",
 			RetryPeriod: 200 * time.Millisecond,
-			Log: zerolog.New(zerolog.NewTestWriter(t))},
+			Log:         zerolog.New(zerolog.NewTestWriter(t))},
 			func(ctx context.Context) {
 				e, _ := startExecutor(ctx, t, sa, "tuxboot", nil)
 				r, err := e.Start(ctx, job("rbac", 1))
