@@ -368,7 +368,7 @@ func (b *run) boot(ctx context.Context, argv []string, qmpPath string) {
 	if why := m.ShutdownReason(); stop.reason == stopGuestShutdown && !strings.HasPrefix(why, "guest-") {
 		stop = stopByHost(why)
 	}
-	m.Stop(stop.powerdown, powerdownGrace)
+	m.Stop(ctx, stop.powerdown, powerdownGrace)
 	analyzer.Close()
 	if stop.reason == stopGuestShutdown && m.ShutdownReason() == "guest-shutdown" {
 		// Some consoles (s390's SCLP) lose the kernel's last words; QEMU

@@ -291,15 +291,22 @@ func (m *Machine) ExitCode() int {
 }
 
 // Stop ends QEMU however it is: an ACPI power-down request first (when
-// powerdown is true and the guest is still running), then QMP quit, then
+// powerdown is true, the guest is still running and ctx is not done), then QMP quit, then
 // SIGKILL to the process group. It waits for the console to be read to
 // its end (bounded by drain), closes the pty and the QMP connection, and
 // reaps the process. It is safe to call more than once.
-func (m *Machine) Stop(powerdown bool, grace time.Duration) {
+func (m *Machine) Stop(ctx context.Context, powerdown bool, grace time.Duration) {
 	m.drain(250*time.Millisecond, 30*time.Second)
-	if powerdown && !m.done(m.shutdown) && !m.done(m.exited) {
+	if powerdown && !m.done(m.shutdown) && !m.done(m.exited) && ctx.Err() == nil {
 		m.mon.Run([]byte(`{"execute":"system_powerdown"}`))
-		waitFor(grace, m.exited, m.shutdown)
+		t := time.NewTimer(grace)
+		select { // an interrupt cuts the polite wait short
+		case <-m.exited:
+		case <-m.shutdown:
+		case <-ctx.Done():
+		case <-t.C:
+		}
+		t.Stop()
 		m.drain(250*time.Millisecond, 30*time.Second)
 	}
 	if !m.done(m.exited) {
