@@ -30,7 +30,7 @@ if [ ! -x "$bin/kube-apiserver" ] || [ ! -x "$bin/kubectl" ]; then
 	src="$tools/src/kubernetes-$K8S_VERSION"
 	rm -rf "$src"
 	mkdir -p "$src"
-	echo "hack/kube-tools.sh: building kube-apiserver and kubectl $K8S_VERSION (about 10-15 minutes on 2 cores)" >&2
+	echo "hack/kube-tools.sh: building kube-apiserver and kubectl $K8S_VERSION (15-25 minutes on 2 cores; cached after)" >&2
 	# k8s.io/kubernetes replaces its staging modules with ./staging paths,
 	# which a consumer cannot see: replace each with its published release.
 	gomod=$(cd "$src" && go mod download -json "k8s.io/kubernetes@$K8S_VERSION" | sed -n 's/^[[:space:]]*"GoMod": "\(.*\)",*$/\1/p')

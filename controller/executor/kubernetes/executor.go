@@ -214,6 +214,10 @@ func (e *Executor) Start(ctx context.Context, job executor.Job) (executor.Run, e
 	if hold {
 		r.held = true
 		e.held = append(e.held, r)
+	} else {
+		// Counted as waiting for a node from now, so that concurrent
+		// Starts cannot together pass MaxPending.
+		r.created, r.createdAt = true, time.Now()
 	}
 	e.mu.Unlock()
 	if hold {
@@ -256,10 +260,6 @@ func (e *Executor) create(ctx context.Context, r *run) error {
 	case err != nil:
 		return fmt.Errorf("kubernetes executor: create pod %s: %w", r.name, err)
 	}
-	e.mu.Lock()
-	r.created = true
-	r.createdAt = time.Now()
-	e.mu.Unlock()
 	e.cfg.Metrics.created()
 	e.event(r, "pod "+r.name+" created")
 	e.queue.Add(r.name) // the informer may have seen it before r.created
@@ -277,6 +277,7 @@ func (e *Executor) admit() {
 		r := e.held[0]
 		e.held = e.held[1:]
 		r.held = false
+		r.created, r.createdAt = true, time.Now()
 		stopping := r.stopping
 		e.mu.Unlock()
 		if stopping {
@@ -284,6 +285,9 @@ func (e *Executor) admit() {
 		}
 		if err := e.create(e.ctx, r); err != nil {
 			e.cfg.Log.Error().Err(err).Str("pod", r.name).Msg("create held pod")
+			e.mu.Lock()
+			delete(e.runs, r.name)
+			e.mu.Unlock()
 			e.finish(r, err, "")
 		}
 	}
