@@ -244,10 +244,20 @@ smoke() {
 	echo "<LAVA_SIGNAL_ENDRUN 0_smoke smoke>"
 }
 
+# off powers off once the console has sent what we wrote: output still
+# queued in the tty when the kernel powers off is lost, and on a busy host
+# the queue drains slowly. Setting the console's own mode again waits for
+# the queue (tcsetattr TCSADRAIN); the pause covers the UART behind it.
+off() {
+	stty -F /dev/console "$(stty -F /dev/console -g)" 2>/dev/null
+	sleep 1
+	poweroff -f
+}
+
 case $mode in
 pass | fail)
 	smoke "$mode"
-	poweroff -f
+	off
 	;;
 panic)
 	echo 1 >/proc/sys/kernel/sysrq
@@ -271,11 +281,11 @@ shell)
 	cd /
 	printf 'uname -a\nexit\n' | PS1='/ # ' sh -i 2>&1
 	echo
-	poweroff -f
+	off
 	;;
 *)
 	echo "TUXBOOT-INIT: unknown tuxboot.mode=$mode"
-	poweroff -f
+	off
 	;;
 esac
 # Reached only when the mode's last step did not work. Exiting makes the
@@ -309,7 +319,7 @@ build_rootfs() {
 	[[ -f $bb ]] || bb=$work/busybox/usr/bin/busybox
 	install -m 0755 "$bb" "$root/bin/busybox"
 	# The applets /init needs even if its busybox --install fails.
-	for a in sh mount cat uname test sleep poweroff reboot; do
+	for a in sh mount cat uname test sleep stty poweroff reboot; do
 		ln -s busybox "$root/bin/$a"
 	done
 	write_init >"$root/init"
@@ -332,6 +342,8 @@ check_files() {
 	for f in kernel release modules.tar.xz rootfs.cpio.gz info.json; do
 		grep -q "  $f\$" "$d/.complete" || return 1
 	done
+	# A rootfs whose /init is not today's is stale.
+	cmp -s <(write_init) <(gzip -dc "$d/rootfs.cpio.gz" | cpio --quiet -i --to-stdout init 2>/dev/null) || return 1
 }
 
 # info_field prints one string field of a flat info.json.
