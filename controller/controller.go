@@ -170,6 +170,12 @@ func (c *Controller) Run(ctx context.Context) error {
 		case <-ctx.Done():
 			return nil
 		}
+		if g, ok := c.cfg.Executor.(executor.Gate); ok {
+			if err := g.WaitRoom(ctx); err != nil {
+				<-slots
+				return nil // only ctx ends the wait
+			}
+		}
 		if ctx.Err() != nil {
 			return nil // no pull may be outstanding when requests are handed back
 		}

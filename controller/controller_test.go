@@ -310,3 +310,60 @@ func TestShutdownHandsRequestsBack(t *testing.T) {
 		t.Errorf("after shutdown: %d requests pending, %d awaiting an ack; want 1 and 0 (delivered %+v)", info.NumPending, info.NumAckPending, info.Delivered)
 	}
 }
+
+// gated is a fake executor with no room until opened.
+type gated struct {
+	*fake.Executor
+	open chan struct{}
+}
+
+func (g *gated) WaitRoom(ctx context.Context) error {
+	select {
+	case <-g.open:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// An executor out of room keeps requests in the stream: none is pulled
+// until it has room, then all run.
+func TestGateKeepsRequestsQueued(t *testing.T) {
+	q := queuetest.New(t, queue.Options{AckWait: 2 * time.Second})
+	ex := &gated{Executor: &fake.Executor{Queue: q}, open: make(chan struct{})}
+	c, err := controller.New(controller.Config{Queue: q, Executor: ex, MaxParallel: 2, HeartbeatTimeout: time.Second,
+		StopGrace: time.Second, Log: zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.WarnLevel)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		if err := c.Run(ctx); err != nil {
+			t.Errorf("controller: %v", err)
+		}
+	}()
+	t.Cleanup(func() { cancel(); <-done })
+
+	var ids []string
+	for range 3 {
+		ids = append(ids, submit(t, q, "pass"))
+	}
+	cons, err := q.JS.Consumer(context.Background(), queue.RequestStream, queue.ControllerName)
+	if err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(time.Second)
+	info, err := cons.Info(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if info.NumAckPending != 0 || info.NumPending != 3 {
+		t.Fatalf("with no room: %d pulled, %d waiting in the stream; want 0 and 3", info.NumAckPending, info.NumPending)
+	}
+	close(ex.open)
+	for _, id := range ids {
+		waitFinished(t, q, id, 30*time.Second)
+	}
+}

@@ -37,3 +37,14 @@ type Run interface {
 	// result, then kills it. It does not wait for Done.
 	Stop(grace time.Duration)
 }
+
+// Gate is an Executor that can be out of room for reasons of its own, such
+// as a cluster where enough pods already wait for a node. The controller
+// asks it before pulling a request, so what it cannot start stays in the
+// stream, where the queue depth shows the real demand and another
+// controller may take it.
+type Gate interface {
+	// WaitRoom returns nil once the executor can start another runner,
+	// or ctx's error.
+	WaitRoom(ctx context.Context) error
+}

@@ -319,6 +319,9 @@ func TestExecutorAgainstAPIServer(t *testing.T) {
 			c.PendingTimeout = time.Minute
 			c.Beat = func(string) { beats.Add(1) }
 		})
+		if err := e.WaitRoom(ctx); err != nil {
+			t.Fatalf("WaitRoom with no pods: %v", err)
+		}
 		var runs []executor.Run
 		for i := range 5 {
 			r, err := e.Start(ctx, job(fmt.Sprint("bp", i), 1))
@@ -334,6 +337,13 @@ func TestExecutorAgainstAPIServer(t *testing.T) {
 		time.Sleep(time.Second)
 		if n := count(); n != 2 {
 			t.Fatalf("%d pods, want 2 (max pending)", n)
+		}
+		// With pods waiting for a node, the controller is told not to pull more.
+		short, cancelShort := context.WithTimeout(ctx, 300*time.Millisecond)
+		err := e.WaitRoom(short)
+		cancelShort()
+		if err == nil {
+			t.Fatal("WaitRoom said there is room while max-pending pods wait for a node")
 		}
 		// Scheduling one makes room for the next.
 		kubetest.Bind(ctx, cs, ns, kube.PodName("bp0", 1), "node-1")

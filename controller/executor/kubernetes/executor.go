@@ -234,6 +234,28 @@ func (e *Executor) Start(ctx context.Context, job executor.Job) (executor.Run, e
 	return r, nil
 }
 
+// WaitRoom holds the controller's next pull while MaxPending pods (with
+// the held ones) already wait for a node, so further requests stay in the
+// queue, where the autoscaler's demand shows. It reads the executor's own
+// state, fed by the informer; it asks the API server nothing.
+func (e *Executor) WaitRoom(ctx context.Context) error {
+	tick := time.NewTicker(100 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		e.mu.Lock()
+		room := e.cfg.MaxPending <= 0 || e.unboundLocked()+len(e.held) < e.cfg.MaxPending
+		e.mu.Unlock()
+		if room {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-tick.C:
+		}
+	}
+}
+
 // unboundLocked counts this executor's pods that no node has taken yet.
 func (e *Executor) unboundLocked() int {
 	n := 0
