@@ -24,7 +24,15 @@ import (
 func start(t *testing.T, q *queue.Queue, cfg controller.Config) *fake.Executor {
 	t.Helper()
 	ex := &fake.Executor{Queue: q}
-	cfg.Queue, cfg.Executor = q, ex
+	cfg.Executor = ex
+	startWith(t, q, cfg)
+	return ex
+}
+
+// startWith runs a controller with cfg's executor until the test ends.
+func startWith(t *testing.T, q *queue.Queue, cfg controller.Config) {
+	t.Helper()
+	cfg.Queue = q
 	if cfg.HeartbeatTimeout == 0 {
 		cfg.HeartbeatTimeout = time.Second
 	}
@@ -43,7 +51,6 @@ func start(t *testing.T, q *queue.Queue, cfg controller.Config) *fake.Executor {
 		}
 	}()
 	t.Cleanup(func() { cancel(); <-done })
-	return ex
 }
 
 // submit does what the API does: record, then queue.
@@ -331,20 +338,7 @@ func (g *gated) WaitRoom(ctx context.Context) error {
 func TestGateKeepsRequestsQueued(t *testing.T) {
 	q := queuetest.New(t, queue.Options{AckWait: 2 * time.Second})
 	ex := &gated{Executor: &fake.Executor{Queue: q}, open: make(chan struct{})}
-	c, err := controller.New(controller.Config{Queue: q, Executor: ex, MaxParallel: 2, HeartbeatTimeout: time.Second,
-		StopGrace: time.Second, Log: zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.WarnLevel)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		if err := c.Run(ctx); err != nil {
-			t.Errorf("controller: %v", err)
-		}
-	}()
-	t.Cleanup(func() { cancel(); <-done })
+	startWith(t, q, controller.Config{Executor: ex, MaxParallel: 2})
 
 	var ids []string
 	for range 3 {
