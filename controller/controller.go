@@ -248,7 +248,10 @@ func (c *Controller) handBackAll() {
 			m.Nak()
 			continue
 		}
-		m.Ack()
+		// Wait for the server to take the ack: the process may exit next.
+		if err := m.DoubleAck(ctx); err != nil {
+			c.cfg.Log.Warn().Err(err).Msg("ack a handed-back request: it may run twice, once as a duplicate the boot state drops")
+		}
 	}
 	c.q.NC.FlushTimeout(5 * time.Second)
 	c.cfg.Log.Info().Int("requests", len(msgs)).Msg("requests handed back")

@@ -53,6 +53,23 @@ func startWith(t *testing.T, q *queue.Queue, cfg controller.Config) {
 	t.Cleanup(func() { cancel(); <-done })
 }
 
+// requestConsumer finds the controller's consumer, which its Run creates
+// a moment after the test starts it.
+func requestConsumer(t *testing.T, q *queue.Queue) jetstream.Consumer {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		cons, err := q.JS.Consumer(context.Background(), queue.RequestStream, queue.ControllerName)
+		if err == nil {
+			return cons
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("controller's consumer: %v", err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
 // submit does what the API does: record, then queue.
 func submit(t *testing.T, q *queue.Queue, script string) string {
 	t.Helper()
@@ -167,10 +184,7 @@ func TestBackpressure(t *testing.T) {
 	}
 	// While they run, never more than 2 requests are out of the stream.
 	ctx := context.Background()
-	cons, err := q.JS.Consumer(ctx, queue.RequestStream, queue.ControllerName)
-	if err != nil {
-		t.Fatal(err)
-	}
+	cons := requestConsumer(t, q)
 	var wg sync.WaitGroup
 	stop := make(chan struct{})
 	wg.Add(1)
@@ -305,10 +319,7 @@ func TestShutdownHandsRequestsBack(t *testing.T) {
 	waitState(t, st, id, store.Running)
 	cancel()
 	<-done
-	cons, err := q.JS.Consumer(context.Background(), queue.RequestStream, queue.ControllerName)
-	if err != nil {
-		t.Fatal(err)
-	}
+	cons := requestConsumer(t, q)
 	info, err := cons.Info(context.Background())
 	if err != nil {
 		t.Fatal(err)
@@ -344,10 +355,7 @@ func TestGateKeepsRequestsQueued(t *testing.T) {
 	for range 3 {
 		ids = append(ids, submit(t, q, "pass"))
 	}
-	cons, err := q.JS.Consumer(context.Background(), queue.RequestStream, queue.ControllerName)
-	if err != nil {
-		t.Fatal(err)
-	}
+	cons := requestConsumer(t, q)
 	time.Sleep(time.Second)
 	info, err := cons.Info(context.Background())
 	if err != nil {
