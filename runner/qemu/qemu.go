@@ -92,7 +92,14 @@ func Start(ctx context.Context, argv []string, qmpPath string, console io.Writer
 		close(m.exited)
 	}()
 	fail := func(op string, err error) (*Machine, error) {
+		// QEMU that refuses a kernel or dtb may close QMP first and say
+		// why a moment later: let it finish, so the reason is in stderr.
+		select {
+		case <-m.exited:
+		case <-time.After(2 * time.Second):
+		}
 		m.kill()
+		<-m.exited
 		if m.port != nil {
 			m.port.Close()
 		}
