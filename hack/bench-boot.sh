@@ -16,11 +16,8 @@ if [ "${1:-}" = -a ]; then
 fi
 counts=("$@")
 [ ${#counts[@]} -gt 0 ] || counts=(1 2 4 8)
-declare -A device=(
-	[amd64]=qemu-x86_64 [i386]=qemu-i386 [arm64]=qemu-arm64 [armhf]=qemu-armv7
-	[ppc64el]=qemu-ppc64le [s390x]=qemu-s390 [mips64el]=qemu-mips64el
-	[mipsel]=qemu-mips32el [riscv64]=qemu-riscv64
-)
+# shellcheck source=hack/devices.sh
+source hack/devices.sh
 dev=${device[$arch]:?no device for $arch}
 data="${TUXBOOT_TESTDATA:-$HOME/.cache/tuxboot/testdata}/$arch"
 [ -f "$data/kernel" ] || bash hack/testdata.sh -n "$arch"

@@ -17,11 +17,8 @@ data="${TUXBOOT_TESTDATA:-$HOME/.cache/tuxboot/testdata}"
 mkdir -p bin out
 go build -o bin/tuxboot ./cmd/tuxboot
 
-declare -A device=(
-	[amd64]=qemu-x86_64 [i386]=qemu-i386 [arm64]=qemu-arm64 [armhf]=qemu-armv7
-	[ppc64el]=qemu-ppc64le [s390x]=qemu-s390 [mips64el]=qemu-mips64el
-	[mipsel]=qemu-mips32el [riscv64]=qemu-riscv64
-)
+# shellcheck source=hack/devices.sh
+source hack/devices.sh
 status=0
 for arch in "${arches[@]}"; do
 	dev=${device[$arch]:-}

@@ -18,11 +18,8 @@ bash hack/deps.sh
 bash hack/testdata.sh -n "${arches[@]}"
 data="${TUXBOOT_TESTDATA:-$HOME/.cache/tuxboot/testdata}"
 
-declare -A device=(
-	[amd64]=qemu-x86_64 [i386]=qemu-i386 [arm64]=qemu-arm64 [armhf]=qemu-armv7
-	[ppc64el]=qemu-ppc64le [s390x]=qemu-s390 [mips64el]=qemu-mips64el
-	[mipsel]=qemu-mips32el [riscv64]=qemu-riscv64
-)
+# shellcheck source=hack/devices.sh
+source hack/devices.sh
 for arch in "${arches[@]}"; do
 	if [ -z "${device[$arch]:-}" ]; then
 		echo "hack/serve.sh: no device for architecture $arch (known: ${!device[*]})" >&2
