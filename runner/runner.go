@@ -239,13 +239,13 @@ func (b *run) fetch(ctx context.Context, scratch string) (device.Boot, bool) {
 	if !ok {
 		return files, false
 	}
+	sources := []struct{ name, src string }{{"modules", b.req.Modules}}
+	for i, o := range b.req.Overlays {
+		sources = append(sources, struct{ name, src string }{fmt.Sprintf("overlay-%d", i), o})
+	}
 	var tarballs []string
-	for _, name := range append([]string{"modules"}, overlayNames(len(b.req.Overlays))...) {
-		src := b.req.Modules
-		if name != "modules" {
-			src = b.req.Overlays[overlayIndex(name)]
-		}
-		p, ok := get(name, src, false)
+	for _, t := range sources {
+		p, ok := get(t.name, t.src, false)
 		if !ok {
 			return files, false
 		}
@@ -300,20 +300,6 @@ func (b *run) fetch(ctx context.Context, scratch string) (device.Boot, bool) {
 		}
 	}
 	return files, true
-}
-
-func overlayNames(n int) []string {
-	names := make([]string, n)
-	for i := range names {
-		names[i] = fmt.Sprintf("overlay-%d", i)
-	}
-	return names
-}
-
-func overlayIndex(name string) int {
-	var i int
-	fmt.Sscanf(name, "overlay-%d", &i)
-	return i
 }
 
 // chooseAccel applies --accel: auto takes KVM only where it is proven to work.
