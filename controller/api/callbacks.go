@@ -14,6 +14,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -117,13 +118,18 @@ type CallbackOptions struct {
 	Attempts int           // tries per callback (default 5)
 	Backoff  time.Duration // before the second try, doubling (default 2s)
 	Timeout  time.Duration // per try (default 10s)
+	// Concurrency bounds the callbacks delivered at once (default 16),
+	// so a slow receiver holds up only its own callbacks.
+	Concurrency int
 }
 
 // RunCallbacks posts each finished test's status object, signed, to the
 // callback URL it was submitted with, until ctx ends. The callback only
 // reports: whether it is delivered never changes the test's result. API
 // instances share one durable consumer, so each finish is posted once
-// (or again, should an instance die mid-delivery).
+// (or again, should an instance die mid-delivery). Deliveries run
+// concurrently, at most opts.Concurrency at once, each with its own
+// retries; RunCallbacks returns once those in flight have stopped.
 func (s *Server) RunCallbacks(ctx context.Context, opts CallbackOptions) error {
 	if opts.Attempts <= 0 {
 		opts.Attempts = 5
@@ -133,6 +139,9 @@ func (s *Server) RunCallbacks(ctx context.Context, opts CallbackOptions) error {
 	}
 	if opts.Timeout <= 0 {
 		opts.Timeout = 10 * time.Second
+	}
+	if opts.Concurrency <= 0 {
+		opts.Concurrency = 16
 	}
 	if s.st == nil {
 		s.st = &store.Store{KV: s.Queue.State}
@@ -152,9 +161,23 @@ func (s *Server) RunCallbacks(ctx context.Context, opts CallbackOptions) error {
 		return fmt.Errorf("callbacks consumer: %w", err)
 	}
 	client := &http.Client{Timeout: opts.Timeout}
+	// This loop takes a slot for each message; its delivery gives it back.
+	// Only as many messages are fetched as there are free slots, so none
+	// waits here while its ack wait runs out.
+	slots := make(chan struct{}, opts.Concurrency)
+	var deliveries sync.WaitGroup
+	defer deliveries.Wait()
 	for ctx.Err() == nil {
-		batch, err := cons.Fetch(16, jetstream.FetchMaxWait(time.Second))
+		select {
+		case slots <- struct{}{}:
+		case <-ctx.Done():
+			return nil
+		}
+		held := 1
+		// Only this loop takes slots: the free ones stay free until taken below.
+		batch, err := cons.Fetch(held+cap(slots)-len(slots), jetstream.FetchMaxWait(time.Second))
 		if err != nil {
+			<-slots
 			if ctx.Err() != nil {
 				break
 			}
@@ -162,7 +185,18 @@ func (s *Server) RunCallbacks(ctx context.Context, opts CallbackOptions) error {
 			continue
 		}
 		for m := range batch.Messages() {
-			s.callback(ctx, client, priv, opts, m)
+			if held == 0 {
+				slots <- struct{}{}
+			}
+			held = 0
+			deliveries.Add(1)
+			go func() {
+				defer func() { <-slots; deliveries.Done() }()
+				s.callback(ctx, client, priv, opts, m)
+			}()
+		}
+		if held == 1 {
+			<-slots
 		}
 	}
 	return nil

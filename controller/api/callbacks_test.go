@@ -143,3 +143,79 @@ func TestCallbacksAreSignedAndRetried(t *testing.T) {
 		t.Errorf("a delivered callback was posted again: %d tries", tries)
 	}
 }
+
+// A callback URL that hangs holds up its own delivery only: another
+// test's callback is delivered meanwhile.
+func TestSlowCallbackDoesNotDelayOthers(t *testing.T) {
+	q := queuetest.New(t, queue.Options{AckWait: 2 * time.Second})
+	s := &api.Server{Queue: q, Log: zerolog.Nop()}
+	srv := httptest.NewServer(s.Handler())
+	t.Cleanup(srv.Close)
+
+	hung := make(chan struct{}, 10)
+	release := make(chan struct{})
+	hangSrv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		hung <- struct{}{}
+		select {
+		case <-release:
+		case <-r.Context().Done():
+		}
+	}))
+	t.Cleanup(hangSrv.Close)
+	t.Cleanup(func() { close(release) }) // before hangSrv.Close, which waits for its handlers
+	fast := &receiver{}
+	fastSrv := httptest.NewServer(fast)
+	t.Cleanup(fastSrv.Close)
+
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	// A try lasts up to a minute: serial delivery would hold the second callback that long.
+	go func() {
+		done <- s.RunCallbacks(ctx, api.CallbackOptions{Attempts: 2, Backoff: 100 * time.Millisecond, Timeout: time.Minute})
+	}()
+	t.Cleanup(func() { cancel(); <-done })
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		if _, err := q.Boots.Consumer(context.Background(), "api-callbacks"); err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("no callbacks consumer")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	startController(t, q)
+	submit := func(callback string) string {
+		code, data := call(t, "POST", srv.URL+base, `{"device":"qemu-arm64","kernel":"/k","boot_args":"pass","callback":"`+callback+`"}`)
+		if code != http.StatusCreated {
+			t.Fatalf("submit: %d %s", code, data)
+		}
+		return view(t, data).UID
+	}
+	submit(hangSrv.URL + "/hook")
+	select {
+	case <-hung:
+	case <-time.After(30 * time.Second):
+		t.Fatal("the hanging callback was not posted within 30s")
+	}
+	posted := time.Now()
+	second := submit(fastSrv.URL + "/hook")
+	deadline = time.Now().Add(20 * time.Second)
+	for {
+		if _, bodies, _ := fast.state(); len(bodies) == 1 {
+			if v := view(t, bodies[0]); v.UID != second || v.Result != "pass" {
+				t.Errorf("callback of %s: %+v", second, v)
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the second test's callback is still waiting %s after the first hung", time.Since(posted).Round(time.Second))
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	select {
+	case <-hung:
+		t.Error("the hanging callback was posted again while its first try hung")
+	default:
+	}
+}
