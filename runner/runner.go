@@ -43,7 +43,31 @@ type Runner struct {
 	// is kernelSHA256) under KVM with its console on stdout. Nil means
 	// never (every boot uses TCG).
 	KVMUsable func(ctx context.Context, d device.Device, probe []string, kernelSHA256 string) error
+
+	// ConsoleInput, when set, is copied to the guest's console as it
+	// comes: a person typing. GDB, when set, is a loopback TCP address
+	// ("127.0.0.1:1234") where QEMU's gdb stub listens; the guest then
+	// stays paused at its first instruction until a debugger continues
+	// it. Either makes the boot attended: it ends only when the guest
+	// powers off or resets, QEMU exits, or ctx ends. No timeout applies
+	// and no milestone stops it, since a person is at the console or in
+	// the debugger; the verdict is of what the console showed until then.
+	ConsoleInput io.Reader
+	GDB          string
+	// OnQEMU, when set, is called once QEMU has started (for GDB: once
+	// the stub listens).
+	OnQEMU func(QEMUStarted)
 }
+
+// QEMUStarted says what a boot started.
+type QEMUStarted struct {
+	Argv   []string
+	Kernel string // the local file QEMU boots: the fetched kernel, decompressed
+	GDB    string // where the gdb stub listens, if it does
+}
+
+// attended says a person drives the boot (see Runner.ConsoleInput).
+func (r *Runner) attended() bool { return r.ConsoleInput != nil || r.GDB != "" }
 
 // How long the runner waits, after the boot has said what it will, for
 // the rest of the story before it stops QEMU.
@@ -148,9 +172,11 @@ func (b *run) execute(ctx context.Context) {
 		return
 	}
 
-	overall := req.Timeouts.OverallTimeout()
-	ctx, cancel := context.WithTimeout(ctx, overall)
-	defer cancel()
+	if !r.attended() {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, req.Timeouts.OverallTimeout())
+		defer cancel()
+	}
 
 	scratch, err := os.MkdirTemp(r.WorkDir, "tuxboot-")
 	if err != nil {
@@ -192,6 +218,7 @@ func (b *run) execute(ctx context.Context) {
 	files.Console = "pty"
 	files.Paused = true
 	files.QMP = filepath.Join(scratch, "qmp.sock")
+	files.GDB = r.GDB
 	argv, err := dev.Argv(path, files)
 	if err != nil {
 		b.fail(boot.Error, boot.FailBadRequest, "cannot boot this request on "+dev.Name, err)
@@ -199,7 +226,7 @@ func (b *run) execute(ctx context.Context) {
 	}
 	b.res.QEMU.Argv = argv
 	b.res.QEMU.Accel = accel
-	b.boot(ctx, argv, files.QMP)
+	b.boot(ctx, argv, files)
 }
 
 // fetch resolves every artefact to a local file and composes the rootfs.
@@ -332,7 +359,7 @@ func (b *run) chooseAccel(ctx context.Context, dev device.Device, binary string,
 }
 
 // boot runs QEMU and watches the console until the boot has said all it will.
-func (b *run) boot(ctx context.Context, argv []string, qmpPath string) {
+func (b *run) boot(ctx context.Context, argv []string, files device.Boot) {
 	r := b.runner
 	b.reached = map[string]time.Time{}
 	b.changed = make(chan struct{}, 1)
@@ -343,12 +370,15 @@ func (b *run) boot(ctx context.Context, argv []string, qmpPath string) {
 	b.qemuStart = time.Now()
 	b.mu.Unlock()
 	b.emit(boot.Event{Type: boot.EventState, State: "running"})
-	m, err := qemu.Start(ctx, argv, qmpPath, sink)
+	m, err := qemu.Start(ctx, argv, files.QMP, sink, qemu.Options{Input: r.ConsoleInput, Hold: r.GDB != ""})
 	if err != nil {
 		b.startFailure(ctx, err)
 		return
 	}
 	b.res.QEMU.Version = m.Version()
+	if r.OnQEMU != nil {
+		r.OnQEMU(QEMUStarted{Argv: argv, Kernel: files.Kernel, GDB: r.GDB})
+	}
 
 	stop := b.watch(ctx, m)
 	if why := m.ShutdownReason(); stop.reason == stopGuestShutdown && !strings.HasPrefix(why, "guest-") {

@@ -40,6 +40,17 @@ func stopByHost(why string) stop { return stop{reason: stopHostShutdown, why: wh
 
 // watch waits until the boot has said all it will and says why it stopped.
 func (b *run) watch(ctx context.Context, m *qemu.Machine) stop {
+	if b.runner.attended() {
+		// A person ends it, or the guest does.
+		select {
+		case <-ctx.Done():
+			return stop{reason: stopContext, err: ctx.Err()}
+		case <-m.Exited():
+			return stop{reason: stopQEMUExited}
+		case <-m.GuestShutdown():
+			return stop{reason: stopGuestShutdown}
+		}
+	}
 	to := b.req.Timeouts
 	tick := time.NewTicker(200 * time.Millisecond)
 	defer tick.Stop()

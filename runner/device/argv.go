@@ -26,6 +26,8 @@ type Boot struct {
 	QMP string
 	// Paused starts QEMU stopped (-S), to be resumed over QMP.
 	Paused bool
+	// GDB, when set, is a TCP address (host:port) for QEMU's gdb stub.
+	GDB string
 }
 
 // CommandLine is the kernel command line the device gives a boot.
@@ -91,6 +93,9 @@ func (d Device) Argv(binary string, b Boot) ([]string, error) {
 	}
 	if b.QMP != "" {
 		argv = append(argv, "-qmp", "unix:"+b.QMP+",server=on,wait=off")
+	}
+	if b.GDB != "" {
+		argv = append(argv, "-gdb", "tcp:"+b.GDB)
 	}
 	console := b.Console
 	if console == "" {

@@ -43,6 +43,16 @@ func (e *StartError) Error() string {
 
 func (e *StartError) Unwrap() error { return e.Err }
 
+// Options are a Start's choices beyond the command line.
+type Options struct {
+	// Input, when set, is copied to the console as it comes, until it
+	// ends or QEMU does: a person typing.
+	Input io.Reader
+	// Hold leaves the guest paused (argv has -S) for a debugger on QEMU's
+	// gdb stub to resume, instead of resuming it over QMP.
+	Hold bool
+}
+
 // Machine is a running QEMU.
 type Machine struct {
 	cmd     *exec.Cmd
@@ -65,7 +75,7 @@ type Machine struct {
 // "pty" chardev labelled ConsoleLabel), opens the console pty, and only
 // then lets the guest run. Every console byte goes to console, in order,
 // from one goroutine.
-func Start(ctx context.Context, argv []string, qmpPath string, console io.Writer) (*Machine, error) {
+func Start(ctx context.Context, argv []string, qmpPath string, console io.Writer, opts Options) (*Machine, error) {
 	if len(argv) == 0 {
 		return nil, errors.New("qemu: empty argv")
 	}
@@ -126,15 +136,51 @@ func Start(ctx context.Context, argv []string, qmpPath string, console io.Writer
 		m.inq = -1
 		return fail("open console "+pty, err)
 	}
+	// Input has a descriptor of its own, which writeConsole closes: it
+	// may still be blocked reading its input when Stop closes the port.
+	var in *os.File
+	if opts.Input != nil {
+		if in, err = os.OpenFile(pty, os.O_WRONLY|unix.O_NOCTTY, 0); err != nil {
+			return fail("open console "+pty+" for input", err)
+		}
+	}
 	m.port, err = serial.Open(pty, &serial.Mode{BaudRate: 115200})
 	if err != nil {
+		if in != nil {
+			in.Close()
+		}
 		return fail("open console "+pty, err)
 	}
 	go m.readConsole(console)
+	if in != nil {
+		go writeConsole(in, opts.Input)
+	}
+	if opts.Hold {
+		return m, nil
+	}
 	if _, err := m.mon.Run([]byte(`{"execute":"cont"}`)); err != nil {
 		return fail("resume guest", err)
 	}
 	return m, nil
+}
+
+// writeConsole copies r to the console until r ends or QEMU has gone
+// (writes to a pty whose other end is closed fail), then closes the
+// console's descriptor. A read blocked on r outlasts QEMU until r yields.
+func writeConsole(console *os.File, r io.Reader) {
+	defer console.Close()
+	buf := make([]byte, 4096)
+	for {
+		n, err := r.Read(buf)
+		if n > 0 {
+			if _, werr := console.Write(buf[:n]); werr != nil {
+				return
+			}
+		}
+		if err != nil {
+			return
+		}
+	}
 }
 
 // connectQMP waits for QEMU's QMP socket, which appears once QEMU has
