@@ -41,16 +41,19 @@ func (c *clientFlags) register(fs *flag.FlagSet) {
 
 // client talks to the API of one group and project.
 type client struct {
-	base  string // .../v1/groups/G/projects/P/tests
-	token string
-	http  *http.Client
+	project string // .../v1/groups/G/projects/P
+	base    string // project + /tests
+	token   string
+	http    *http.Client
 }
 
 func (c *clientFlags) client() *client {
+	project := strings.TrimRight(c.url, "/") + "/v1/groups/" + url.PathEscape(c.group) + "/projects/" + url.PathEscape(c.project)
 	return &client{
-		base:  strings.TrimRight(c.url, "/") + "/v1/groups/" + url.PathEscape(c.group) + "/projects/" + url.PathEscape(c.project) + "/tests",
-		token: c.token,
-		http:  &http.Client{},
+		project: project,
+		base:    project + "/tests",
+		token:   c.token,
+		http:    &http.Client{},
 	}
 }
 
@@ -79,14 +82,20 @@ func exitCode(err error) int {
 	return exitInfra
 }
 
-// do sends a request and returns the response if it is a success.
+// do sends a request about tests (path is under .../tests) and returns
+// the response if it is a success.
 func (c *client) do(ctx context.Context, method, path string, body []byte, accept string) (*http.Response, error) {
-	req, err := http.NewRequestWithContext(ctx, method, c.base+path, bytes.NewReader(body))
+	return c.send(ctx, method, c.base+path, body, "application/json", accept)
+}
+
+// send sends a request to a URL and returns the response if it is a success.
+func (c *client) send(ctx context.Context, method, u string, body []byte, contentType, accept string) (*http.Response, error) {
+	req, err := http.NewRequestWithContext(ctx, method, u, bytes.NewReader(body))
 	if err != nil {
-		return nil, fmt.Errorf("%s %s: %w", method, c.base+path, err)
+		return nil, fmt.Errorf("%s %s: %w", method, u, err)
 	}
 	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Content-Type", contentType)
 	}
 	if accept != "" {
 		req.Header.Set("Accept", accept)
@@ -96,7 +105,7 @@ func (c *client) do(ctx context.Context, method, path string, body []byte, accep
 	}
 	resp, err := c.http.Do(req)
 	if err != nil {
-		return nil, fmt.Errorf("%s %s: %w", method, c.base+path, err)
+		return nil, fmt.Errorf("%s %s: %w", method, u, err)
 	}
 	if resp.StatusCode/100 != 2 {
 		defer resp.Body.Close()

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"net/url"
@@ -14,17 +15,25 @@ import (
 	"github.com/tuxboot/tuxboot/runner/boot"
 )
 
-// reproduceMain is `tuxboot reproduce UID|FILE [-- run flags]`: boot here,
-// through `tuxboot run`'s own code, what a TuxBoot server booted, with
-// every artefact pinned to the digest results.json recorded. FILE is the
-// output of `tuxboot status` (the request and results.json) or a bare
-// results.json, which lacks the request's boot arguments and timeouts.
-func reproduceMain(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+// reproduceMain is `tuxboot reproduce UID|FILE [--interactive] [--gdb]
+// [-- run flags]`: boot here, through `tuxboot run`'s own code, what a
+// TuxBoot server booted, with every artefact pinned to the digest
+// results.json recorded. FILE is the output of `tuxboot status` (the
+// request and results.json) or a bare results.json, which lacks the
+// request's boot arguments and timeouts. --interactive gives the console
+// to stdin and stdout (Ctrl-A x quits); --gdb holds the guest at its
+// first instruction for gdb on a loopback port. Either lifts the
+// timeouts: the boot ends when the guest powers off or the person quits.
+func reproduceMain(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	var runArgs []string
 	if i := slices.Index(args, "--"); i >= 0 {
 		args, runArgs = args[:i], args[i+1:]
 	}
-	c, target, code := clientCommand("reproduce", args, stderr, nil)
+	at := attach{stdin: stdin}
+	c, target, code := clientCommand("reproduce", args, stderr, func(fs *flag.FlagSet) {
+		fs.BoolVar(&at.interactive, "interactive", false, "attach the serial console to this terminal (keystrokes to the guest; Ctrl-A x quits); no timeouts")
+		fs.BoolVar(&at.gdb, "gdb", false, "start QEMU with a gdb stub on a free loopback port, the guest paused at its first instruction; no timeouts")
+	})
 	if code >= 0 {
 		return code
 	}
@@ -59,7 +68,7 @@ func reproduceMain(ctx context.Context, args []string, stdout, stderr io.Writer)
 	} else {
 		fmt.Fprintf(stderr, "tuxboot reproduce: the original boot's result was %s\n", res.Result)
 	}
-	return runMain(ctx, append(api.RunArgs(req, res), runArgs...), stdout, stderr)
+	return runBoot(ctx, append(api.RunArgs(req, res), runArgs...), stdout, stderr, at)
 }
 
 // parseReproduceFile reads a status object or a results.json.

@@ -29,14 +29,17 @@ Commands:
   devices   list the devices TuxBoot can boot
   serve     run TuxBoot here: embedded NATS, controller, local runners, HTTP API
   controller take boot requests off NATS and run them (--nats URL --executor local)
+  api       serve the HTTP API alone, on an external NATS (--nats URL)
   runner    run one boot of a controller's and publish it to NATS
   analyze   analyse a saved console log
   submit    send a boot to a TuxBoot server (--wait to wait for its result)
+  plan      send a plan (YAML or JSON) of boots to a TuxBoot server (--wait to follow them)
   status    show a submitted test's status (JSON)
   logs      print a test's console log (--follow: live until it ends)
   results   print a test's results.json
   cancel    cancel a test
-  reproduce boot here what a server booted (UID or status/results JSON file)
+  reproduce boot here what a server booted (UID or status/results JSON file;
+            --interactive: the console is yours; --gdb: wait for a debugger)
   version   print the version
 
 Run 'tuxboot COMMAND -h' for a command's flags.
@@ -72,12 +75,16 @@ func dispatch(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 		return serveMain(ctx, rest, stdout, stderr)
 	case "controller":
 		return controllerMain(ctx, rest, stdout, stderr)
+	case "api":
+		return apiMain(ctx, rest, stdout, stderr)
 	case "runner":
 		return runnerMain(ctx, rest, stdout, stderr)
 	case "analyze", "analyse":
 		return analyzeMain(ctx, rest, stdin, stdout, stderr)
 	case "submit":
 		return submitMain(ctx, rest, stdout, stderr)
+	case "plan":
+		return planMain(ctx, rest, stdout, stderr)
 	case "status":
 		return statusMain(ctx, rest, stdout, stderr)
 	case "logs":
@@ -87,7 +94,7 @@ func dispatch(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 	case "cancel":
 		return cancelMain(ctx, rest, stdout, stderr)
 	case "reproduce":
-		return reproduceMain(ctx, rest, stdout, stderr)
+		return reproduceMain(ctx, rest, stdin, stdout, stderr)
 	case "version", "--version":
 		fmt.Fprintln(stdout, "tuxboot", version)
 		return exitPass

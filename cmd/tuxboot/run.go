@@ -90,6 +90,12 @@ func (f *runFlags) register(fs *flag.FlagSet) {
 }
 
 func runMain(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	return runBoot(ctx, args, stdout, stderr, attach{})
+}
+
+// runBoot is `tuxboot run`, the boot handed to a person as at says
+// (reproduce's --interactive and --gdb); a zero attach is a plain run.
+func runBoot(ctx context.Context, args []string, stdout, stderr io.Writer, at attach) int {
 	fs := flag.NewFlagSet("tuxboot run", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	f := &runFlags{sums: sumsFlag{}}
@@ -133,6 +139,10 @@ func runMain(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 
 	log := newLogger(stderr, f.quiet)
+	if at.interactive {
+		// The console is the person's: only errors interrupt it.
+		log = log.Level(zerolog.ErrorLevel)
+	}
 	var logOut *lazyFile
 	if f.logFile != "" {
 		if err := checkWritable(f.logFile); err != nil {
@@ -156,8 +166,14 @@ func runMain(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if logOut != nil {
 		r.Console = logOut
 	}
+	ctx, done, err := at.setUp(ctx, r, f, stdout, stderr)
+	if err != nil {
+		fmt.Fprintf(stderr, "tuxboot run: %v\n", err)
+		return exitInfra
+	}
 	log.Info().Str("device", f.req.Device).Str("kernel", f.req.Kernel).Msg("booting")
 	res := r.Run(ctx, f.req)
+	done()
 	if logOut != nil {
 		if err := logOut.Close(); err != nil {
 			res.Notes = append(res.Notes, fmt.Sprintf("the console log %s is incomplete: %v", f.logFile, err))

@@ -7,18 +7,13 @@ import (
 	"fmt"
 	"io"
 	"net"
-	"net/http"
 	"os"
 	"path/filepath"
-	"time"
 
 	"github.com/nats-io/nats.go"
 
-	"github.com/tuxboot/tuxboot/controller/api"
 	"github.com/tuxboot/tuxboot/controller/natsserver"
 	"github.com/tuxboot/tuxboot/controller/queue"
-	"github.com/tuxboot/tuxboot/runner/boot"
-	"github.com/tuxboot/tuxboot/runner/device"
 )
 
 // serveMain is `tuxboot serve`: the whole system in one process, an
@@ -29,11 +24,10 @@ func serveMain(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	fs.SetOutput(stderr)
 	var f schedFlags
 	f.register(fs)
-	listen := fs.String("listen", "127.0.0.1:8080", "HTTP API address (port 0 picks a free one)")
+	var af apiFlags
+	af.register(fs)
 	dataDir := fs.String("data-dir", defaultDataDir(), "JetStream store and runners' files; the same directory after a restart resumes every boot")
 	natsListen := fs.String("nats-listen", "127.0.0.1:-1", "embedded NATS server address (port -1 picks a free one)")
-	addrFile := fs.String("addr-file", "", "write the HTTP API's address here once it listens (for scripts)")
-	tokensFile := fs.String("tokens", "", "file of API tokens, one 'TOKEN GROUP' a line; without it the API is open and listens on loopback only")
 	if err := fs.Parse(args); err != nil {
 		return exitBadRequest
 	}
@@ -47,14 +41,9 @@ func serveMain(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		return exitBadRequest
 	}
 	f.workDir = filepath.Join(*dataDir, "runners")
-	var tokens api.Tokens
-	if *tokensFile != "" {
-		if tokens, err = api.LoadTokens(*tokensFile); err != nil {
-			fmt.Fprintln(stderr, "tuxboot serve: --tokens:", err)
-			return exitBadRequest
-		}
-	} else if !isLoopback(*listen) {
-		fmt.Fprintf(stderr, "tuxboot serve: --listen %s is not a loopback address: an API without --tokens would let anyone on the network boot kernels here\n", *listen)
+	tokens, err := af.tokens()
+	if err != nil {
+		fmt.Fprintln(stderr, "tuxboot serve:", err)
 		return exitBadRequest
 	}
 
@@ -81,55 +70,21 @@ func serveMain(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		return exitBadRequest
 	}
 
-	devices := device.Builtin()
-	apiServer := &api.Server{
-		Queue:  q,
-		Log:    log,
-		Tokens: tokens,
-		Validate: func(req *boot.Request) error {
-			_, err := devices.Lookup(req.Device)
-			if err != nil {
-				return &boot.ValidationError{Field: "device", Reason: err.Error()}
-			}
-			return nil
-		},
-	}
-	ln, err := net.Listen("tcp", *listen)
+	a, err := startAPI(ctx, &af, tokens, q, log)
 	if err != nil {
-		log.Error().Err(err).Msg("listen")
+		log.Error().Err(err).Msg("start the API")
 		return exitInfra
 	}
-	srv := &http.Server{Handler: apiServer.Handler(), ReadHeaderTimeout: 10 * time.Second}
-	httpDone := make(chan error, 1)
-	go func() { httpDone <- srv.Serve(ln) }()
-	addr := ln.Addr().String()
-	if *addrFile != "" {
-		if err := writeFileAtomic(*addrFile, []byte(addr+"\n")); err != nil {
-			log.Error().Err(err).Msg("--addr-file")
-			return exitInfra
-		}
-	}
-	if tokens == nil {
-		log.Warn().Str("listen", addr).Msg("no --tokens: the API is unauthenticated, so it listens on loopback only")
-	}
-	log.Info().Str("listen", "http://"+addr).Str("nats", ns.URL()).Str("data_dir", *dataDir).Msg("serving")
+	log.Info().Str("listen", "http://"+a.addr).Str("nats", ns.URL()).Str("data_dir", *dataDir).Msg("serving")
 
 	ctrlDone := make(chan error, 1)
 	go func() { ctrlDone <- c.Run(ctx) }()
-	cbCtx, cbCancel := context.WithCancel(ctx)
-	cbDone := make(chan struct{})
-	go func() {
-		defer close(cbDone)
-		if err := apiServer.RunCallbacks(cbCtx, api.CallbackOptions{}); err != nil {
-			log.Error().Err(err).Msg("callbacks")
-		}
-	}()
 
 	code := exitPass
 	ctrlEnded := false
 	select {
 	case <-ctx.Done():
-	case err := <-httpDone:
+	case err := <-a.Done():
 		log.Error().Err(err).Msg("HTTP server stopped")
 		code = exitInfra
 	case err := <-ctrlDone:
@@ -140,11 +95,7 @@ func serveMain(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		}
 	}
 	log.Info().Msg("shutting down")
-	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	srv.Shutdown(sctx)
-	cbCancel()
-	<-cbDone
+	a.Stop()
 	// The controller stops its runners and hands their requests back.
 	if !ctrlEnded {
 		if err := <-ctrlDone; err != nil && !errors.Is(err, context.Canceled) {
