@@ -71,32 +71,47 @@ func (s *Server) Handler() http.Handler {
 type route struct {
 	Method, Path, Summary string
 	// Auth says the route needs a token of the path's group (with --tokens).
-	Auth    bool
-	handler http.HandlerFunc
+	Auth bool
+	// Body is the component schema of the request body, if any. Reply is
+	// what a success answers: Code, of media type ReplyType (JSON if
+	// empty), with the component schema Reply (or a string if empty).
+	Body      string
+	Code      int
+	ReplyType string
+	Reply     string
+	handler   http.HandlerFunc
 }
 
 func (s *Server) routes() []route {
-	const base = "/v1/groups/{group}/projects/{project}/tests"
+	const project = "/v1/groups/{group}/projects/{project}"
+	const base = project + "/tests"
 	rec := func(h func(http.ResponseWriter, *http.Request, *store.Record)) http.HandlerFunc {
 		return s.authorized(s.withRecord(h))
 	}
 	return []route{
-		{"POST", base, "Submit a boot request; 201 with the status object", true, s.authorized(s.submit)},
-		{"GET", base, "List tests, newest first; filters state, result, device; paging limit, cursor", true, s.authorized(s.list)},
-		{"GET", base + "/{uid}", "A test's status object", true, rec(s.get)},
-		{"GET", base + "/{uid}/logs", "Console log; live Server-Sent Events with Accept: text/event-stream", true, rec(s.logs)},
-		{"GET", base + "/{uid}/results", "results.json of a finished test", true, rec(s.results)},
-		{"GET", base + "/{uid}/events", "Events as JSON lines; follow=1 until finished", true, rec(s.events)},
-		{"GET", base + "/{uid}/reproducer", "Shell script reproducing the boot with tuxboot run, artefacts pinned by sha256", true, rec(s.reproducer)},
-		{"POST", base + "/{uid}/cancel", "Cancel a test; 202, or 409 if it had finished", true, rec(s.cancel)},
-		{"POST", "/v1/groups/{group}/projects/{project}/plans", "Submit a plan (version, name, tests; devices x kernels matrices); 201 with the plan", true, s.authorized(s.submitPlan)},
-		{"GET", "/v1/groups/{group}/projects/{project}/plans/{uid}", "A plan and its tests' status objects", true, s.authorized(s.getPlan)},
-		{"GET", "/v1/groups/{group}/projects/{project}/keys", "The Ed25519 public key callbacks are signed with", true, s.authorized(s.keys)},
-		{"GET", "/healthz", "Liveness: NATS connected", false, s.healthz},
-		{"GET", "/readyz", "Readiness: NATS connected and the state bucket and request stream answer", false, s.readyz},
-		{"GET", "/metrics", "Prometheus metrics", false, s.serveMetrics},
-		{"GET", "/v1/openapi.json", "This description", false, s.openapi},
+		{"POST", base, "Submit a boot request; 201 with the status object", true, "Submission", 201, "", "Status", s.authorized(s.submit)},
+		{"GET", base, "List tests, newest first; filters state, result, device; paging limit, cursor", true, "", 200, "", "TestList", s.authorized(s.list)},
+		{"GET", base + "/{uid}", "A test's status object", true, "", 200, "", "Status", rec(s.get)},
+		{"GET", base + "/{uid}/logs", "Console log; live Server-Sent Events with Accept: text/event-stream", true, "", 200, "text/plain", "", rec(s.logs)},
+		{"GET", base + "/{uid}/results", "results.json of a finished test", true, "", 200, "", "Results", rec(s.results)},
+		{"GET", base + "/{uid}/events", "Events as JSON lines; follow=1 until finished", true, "", 200, "application/x-ndjson", "Event", rec(s.events)},
+		{"GET", base + "/{uid}/reproducer", "Shell script reproducing the boot with tuxboot run, artefacts pinned by sha256", true, "", 200, "text/x-shellscript", "", rec(s.reproducer)},
+		{"POST", base + "/{uid}/cancel", "Cancel a test; 202, or 409 if it had finished", true, "", 202, "", "Status", rec(s.cancel)},
+		{"POST", project + "/plans", "Submit a plan (version, name, tests; devices x kernels matrices), JSON or YAML; 201 with the plan", true, "Plan", 201, "", "PlanStatus", s.authorized(s.submitPlan)},
+		{"GET", project + "/plans/{uid}", "A plan and its tests' status objects", true, "", 200, "", "PlanStatus", s.authorized(s.getPlan)},
+		{"GET", project + "/keys", "The Ed25519 public key callbacks are signed with", true, "", 200, "", "Keys", s.authorized(s.keys)},
+		{"GET", "/healthz", "Liveness: NATS connected", false, "", 200, "text/plain", "", s.healthz},
+		{"GET", "/readyz", "Readiness: NATS connected and the state bucket and request stream answer", false, "", 200, "text/plain", "", s.readyz},
+		{"GET", "/metrics", "Prometheus metrics", false, "", 200, "text/plain", "", s.serveMetrics},
+		{"GET", "/v1/openapi.json", "This description", false, "", 200, "", "", s.openapi},
 	}
+}
+
+// Submission is the body of POST .../tests: a request, and where to
+// post the status object once the test has finished.
+type Submission struct {
+	boot.Request
+	Callback string `json:"callback,omitempty"`
 }
 
 // View is a test as the API shows it (TuxSuite's status object).
@@ -172,11 +187,7 @@ func (s *Server) submit(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("a request is at most %d bytes", queue.MaxRequestBytes))
 		return
 	}
-	// The request, and where to post the status object once finished.
-	var sub struct {
-		boot.Request
-		Callback string `json:"callback,omitempty"`
-	}
+	var sub Submission
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields() // a misspelt field is a mistake to point out, not to ignore
 	if err := dec.Decode(&sub); err != nil {

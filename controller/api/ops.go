@@ -3,7 +3,6 @@ package api
 import (
 	"fmt"
 	"net/http"
-	"regexp"
 	"slices"
 	"strings"
 	"sync"
@@ -136,42 +135,4 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 	}
 	w.Header().Set("Content-Type", "text/plain")
 	w.Write([]byte("ready\n"))
-}
-
-var pathParamRE = regexp.MustCompile(`\{([a-z]+)\}`)
-
-// openapi describes the routes of the table they are served from.
-func (s *Server) openapi(w http.ResponseWriter, r *http.Request) {
-	paths := map[string]map[string]any{}
-	for _, rt := range s.routes() {
-		op := map[string]any{
-			"summary":     rt.Summary,
-			"operationId": strings.ToLower(rt.Method) + strings.NewReplacer("/", "_", "{", "", "}", "", ".", "_").Replace(rt.Path),
-			"responses": map[string]any{
-				"default": map[string]any{"description": "JSON error: {error, reason}"},
-			},
-		}
-		var params []map[string]any
-		for _, m := range pathParamRE.FindAllStringSubmatch(rt.Path, -1) {
-			params = append(params, map[string]any{"name": m[1], "in": "path", "required": true, "schema": map[string]string{"type": "string"}})
-		}
-		if params != nil {
-			op["parameters"] = params
-		}
-		if rt.Auth {
-			op["security"] = []map[string][]string{{"token": {}}}
-		}
-		if paths[rt.Path] == nil {
-			paths[rt.Path] = map[string]any{}
-		}
-		paths[rt.Path][strings.ToLower(rt.Method)] = op
-	}
-	writeJSON(w, http.StatusOK, map[string]any{
-		"openapi": "3.1.0",
-		"info":    map[string]string{"title": "TuxBoot API", "version": "v1"},
-		"paths":   paths,
-		"components": map[string]any{"securitySchemes": map[string]any{
-			"token": map[string]string{"type": "http", "scheme": "bearer", "description": "a token of the path's group; a bare Authorization: TOKEN is accepted too"},
-		}},
-	})
 }
