@@ -355,14 +355,27 @@ func TestServeRealBoots(t *testing.T) {
 	for !strings.Contains(s.text(t, "/"+uid+"/logs"), "TUXBOOT-INIT") && time.Now().Before(deadline) {
 		time.Sleep(500 * time.Millisecond) // until the guest hangs
 	}
+	// Its QEMU (the only one left: the other boots have finished) is
+	// running until the cancel, and gone within seconds of it.
+	if pids := taggedQEMU(tag); len(pids) != 1 {
+		t.Errorf("QEMU processes %v of the hanging boot before the cancel, want 1", pids)
+	}
 	resp, err := http.Post(s.url("/"+uid+"/cancel"), "application/json", nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	resp.Body.Close()
+	canceled := time.Now()
 	if resp.StatusCode != http.StatusAccepted {
 		t.Errorf("cancel: %d", resp.StatusCode)
 	}
+	for pids := taggedQEMU(tag); len(pids) > 0; pids = taggedQEMU(tag) {
+		if time.Since(canceled) > 20*time.Second {
+			t.Fatalf("QEMU %v still running 20s after the cancel", pids)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	t.Logf("QEMU gone %s after the cancel", time.Since(canceled).Round(10*time.Millisecond))
 	v = s.waitState(t, uid, api.StateFinished, time.Minute)
 	if v.Result != "canceled" || len(v.Attempts) != 1 {
 		t.Errorf("canceled boot: %q after %d attempts", v.Result, len(v.Attempts))
