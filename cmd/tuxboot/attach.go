@@ -39,7 +39,9 @@ func (at attach) setUp(ctx context.Context, r *runner.Runner, f *runFlags, stdou
 	done := func() {
 		if restore != nil {
 			restore()
-			fmt.Fprintln(stderr)
+		}
+		if at.interactive {
+			fmt.Fprintln(stdout) // the console's last line may be unfinished
 		}
 		cancel()
 	}
