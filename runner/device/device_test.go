@@ -54,7 +54,9 @@ func TestArgv(t *testing.T) {
 	}{
 		{"qemu-arm64", Boot{Kernel: "/k", Initrd: "/r.cpio", Console: "pty", QMP: "/q.sock", Paused: true},
 			[]string{"qemu-system-aarch64", "-machine virt", "-accel tcg", "-m 512M", "-S", "-cpu cortex-a57", "-chardev pty,id=console", "-serial chardev:console", "-kernel /k", "-initrd /r.cpio"},
-			[]string{"-drive"}, "console=ttyAMA0"},
+			[]string{"-drive", "-gdb"}, "console=ttyAMA0"},
+		{"qemu-arm64", Boot{Kernel: "/k", Console: "pty", QMP: "/q.sock", Paused: true, GDB: "127.0.0.1:1234"},
+			[]string{"-S", "-gdb tcp:127.0.0.1:1234", "-kernel /k"}, nil, "console=ttyAMA0"},
 		{"qemu-x86_64", Boot{Kernel: "/k", Disk: "/d,x.img", DiskFormat: "qcow2", BootArgs: " quiet ", MemoryMiB: 1024, SMP: 2, Accel: "kvm"},
 			[]string{"-accel kvm", "-m 1024M", "-smp 2", "-cpu host", "-drive file=/d,,x.img,format=qcow2,snapshot=on,if=none,id=rootfs", "-device virtio-blk-pci,drive=rootfs"},
 			[]string{"-S", "-initrd"}, "console=ttyS0 root=/dev/vda rw rootwait quiet"},
