@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -12,7 +11,6 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go"
-	"github.com/nats-io/nats.go/jetstream"
 	"github.com/rs/zerolog"
 
 	"github.com/tuxboot/tuxboot/controller/queue"
@@ -137,7 +135,11 @@ func runnerMain(ctx context.Context, args []string, stdout, stderr io.Writer) in
 	}
 	scancel()
 	code := runner.ExitCode(res)
-	if err := publishOutcome(pctx, q, pub, f, res, stored); err != nil {
+	var console io.Reader
+	if _, err := stored.Seek(0, io.SeekStart); err == nil {
+		console = stored
+	}
+	if err := q.PublishOutcome(pctx, pub, res, console); err != nil {
 		log.Error().Err(err).Msg("publish the result")
 		code = exitInfra
 	}
@@ -169,28 +171,6 @@ func (f *runnerFlags) request(ctx context.Context, q *queue.Queue) (boot.Request
 		return req, fmt.Errorf("decode request: %w", err)
 	}
 	return req, nil
-}
-
-// publishOutcome stores console.log and results.json in the object store,
-// then publishes the result message, which the controller waits for.
-func publishOutcome(ctx context.Context, q *queue.Queue, pub *queue.Publisher, f runnerFlags, res *boot.Result, stored *os.File) error {
-	var errs []error
-	if _, err := stored.Seek(0, io.SeekStart); err == nil {
-		if _, err := q.Objects.Put(ctx, jetstream.ObjectMeta{Name: queue.LogObject(f.id, f.attempt)}, stored); err != nil {
-			errs = append(errs, fmt.Errorf("store console.log: %w", err))
-		}
-	}
-	data, err := json.MarshalIndent(res, "", "  ")
-	if err != nil {
-		return fmt.Errorf("encode result: %w", err)
-	}
-	if _, err := q.Objects.PutBytes(ctx, queue.ResultObject(f.id, f.attempt), data); err != nil {
-		errs = append(errs, fmt.Errorf("store results.json: %w", err))
-	}
-	if err := pub.Result(ctx, data); err != nil {
-		errs = append(errs, err)
-	}
-	return errors.Join(errs...)
 }
 
 // capWriter keeps the first left bytes and then one line saying the rest

@@ -3,7 +3,9 @@ package queue
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io"
 	"strconv"
 	"sync"
 	"time"
@@ -250,6 +252,30 @@ func (q *EventQueue) Close(ctx context.Context) int {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	return q.dropped
+}
+
+// PublishOutcome ends an attempt as a runner does: console.log and
+// results.json into the object store, then the result message the
+// controller waits for. It goes on after a failed store, so that the
+// verdict gets out even when the log does not.
+func (q *Queue) PublishOutcome(ctx context.Context, p *Publisher, res *boot.Result, console io.Reader) error {
+	var errs []error
+	if console != nil {
+		if _, err := q.Objects.Put(ctx, jetstream.ObjectMeta{Name: LogObject(p.id, p.attempt)}, console); err != nil {
+			errs = append(errs, fmt.Errorf("store console.log of %s attempt %d: %w", p.id, p.attempt, err))
+		}
+	}
+	data, err := json.MarshalIndent(res, "", "  ")
+	if err != nil {
+		return fmt.Errorf("encode result of %s: %w", p.id, err)
+	}
+	if _, err := q.Objects.PutBytes(ctx, ResultObject(p.id, p.attempt), data); err != nil {
+		errs = append(errs, fmt.Errorf("store results.json of %s attempt %d: %w", p.id, p.attempt, err))
+	}
+	if err := p.Result(ctx, data); err != nil {
+		errs = append(errs, err)
+	}
+	return errors.Join(errs...)
 }
 
 // PublishFinished announces a boot's end with its outcome. The message ID
