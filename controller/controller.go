@@ -415,6 +415,12 @@ func (c *Controller) aliveElsewhere(ctx context.Context, id string) bool {
 // delivery finds it), a boot already finished, or one running here.
 func (c *Controller) claim(ctx context.Context, req boot.Request) (*store.Record, decision, error) {
 	var dec decision
+	// The runner of an attempt whose controller died may have finished
+	// and published its result: that result stands, and the boot is not
+	// run again.
+	var orphan *boot.Result
+	var orphanN int
+	var hasLog, looked bool
 	change := func(r *store.Record) (bool, error) {
 		switch r.State {
 		case store.Finished:
@@ -422,12 +428,25 @@ func (c *Controller) claim(ctx context.Context, req boot.Request) (*store.Record
 			return false, nil
 		case store.Scheduled, store.Running:
 			// Its owner stopped renewing the request (or it would not have
-			// been redelivered): the attempt is lost.
+			// been redelivered): the attempt is over, with the result its
+			// runner published, or lost.
 			if a := r.Last(); a != nil && a.FinishedAt == nil {
+				if !looked {
+					orphan, orphanN, hasLog = c.publishedResult(ctx, req.ID)
+					looked = true
+				}
 				now := time.Now().UTC()
 				a.FinishedAt = &now
-				a.Result = boot.Error
-				a.Failure = &boot.Failure{Kind: boot.FailInfra, Title: "runner lost: its controller stopped (" + a.Owner + ")"}
+				if orphan != nil && orphanN == a.N {
+					a.Result, a.Failure = orphan.Result, orphan.Failure
+					r.ResultObject, r.LogObject = queue.ResultObject(req.ID, a.N), ""
+					if hasLog {
+						r.LogObject = queue.LogObject(req.ID, a.N)
+					}
+				} else {
+					a.Result = boot.Error
+					a.Failure = &boot.Failure{Kind: boot.FailInfra, Title: "runner lost: its controller stopped (" + a.Owner + ")"}
+				}
 			}
 		}
 		if r.CancelRequested {
@@ -457,6 +476,22 @@ func (c *Controller) claim(ctx context.Context, req boot.Request) (*store.Record
 		rec, err = c.st.Update(ctx, req.ID, change)
 	}
 	return rec, dec, err
+}
+
+// publishedResult is the last result a runner published for a boot, its
+// attempt, and whether that attempt's console log is stored; nil when
+// there is none or it cannot be read (the attempt is then taken as lost).
+func (c *Controller) publishedResult(ctx context.Context, id string) (*boot.Result, int, bool) {
+	data, n, ok, err := c.q.LastResult(ctx, id)
+	if err != nil || !ok {
+		return nil, 0, false
+	}
+	var res boot.Result
+	if err := json.Unmarshal(data, &res); err != nil {
+		return nil, 0, false
+	}
+	_, err = c.q.Objects.GetInfo(ctx, queue.LogObject(id, n))
+	return &res, n, err == nil
 }
 
 // retryable says whether an attempt that ended with failure, the n-th,

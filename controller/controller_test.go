@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"sync"
+	"strings"
 	"testing"
 	"time"
 
@@ -367,5 +368,47 @@ func TestGateKeepsRequestsQueued(t *testing.T) {
 	close(ex.open)
 	for _, id := range ids {
 		waitFinished(t, q, id, 30*time.Second)
+	}
+}
+
+// A controller killed while its runner booted: the runner went on,
+// finished and published its verdict. The next controller records that
+// verdict, with the runner's console, instead of booting again.
+func TestOrphanedRunnersResultStands(t *testing.T) {
+	q := queuetest.New(t, queue.Options{AckWait: time.Second})
+	st := &store.Store{KV: q.State}
+	ctx := context.Background()
+	id := nuid.Next()
+	// Had the boot run again, its script would pass.
+	req := boot.Request{APIVersion: boot.APIVersion, ID: id, Device: "qemu-arm64", Kernel: "/k", BootArgs: "pass"}
+	rec := store.NewQueued(id, "g", "p", req)
+	rec.State = store.Running
+	rec.Attempts = []store.Attempt{{N: 1, Owner: "killed-controller", Executor: "fake", StartedAt: time.Now().UTC()}}
+	if err := st.Create(ctx, rec); err != nil {
+		t.Fatal(err)
+	}
+	res := &boot.Result{APIVersion: boot.APIVersion, ID: id, Attempt: 1, Device: req.Device, Result: boot.Fail,
+		Failure: &boot.Failure{Kind: "kernel_panic", Title: "Kernel panic - not syncing: Attempted to kill init!"}}
+	if err := q.PublishOutcome(ctx, q.Publisher(id, 1, queue.SourceRunner), res, strings.NewReader("[    0.000000] Linux version 6.1.0\n")); err != nil {
+		t.Fatal(err)
+	}
+	data, _ := json.Marshal(req)
+	if err := q.SubmitRequest(ctx, id, data); err != nil {
+		t.Fatal(err)
+	}
+
+	ex := start(t, q, controller.Config{Retries: 2})
+	got := waitFinished(t, q, id, 20*time.Second)
+	if got.Result != boot.Fail || len(got.Attempts) != 1 || got.Attempts[0].Failure == nil || got.Attempts[0].Failure.Kind != "kernel_panic" {
+		t.Errorf("finished %s after attempts %+v, want the runner's kernel_panic verdict on attempt 1", got.Result, got.Attempts)
+	}
+	if got.LogObject != queue.LogObject(id, 1) || got.ResultObject != queue.ResultObject(id, 1) {
+		t.Errorf("log %q, results %q: want attempt 1's", got.LogObject, got.ResultObject)
+	}
+	if n := ex.Starts(id); n != 0 {
+		t.Errorf("%d runners started, want 0", n)
+	}
+	if n := finishedEvents(t, q, id); n != 1 {
+		t.Errorf("%d finished events, want 1", n)
 	}
 }
