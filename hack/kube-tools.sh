@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Builds the Kubernetes control-plane binaries the Kubernetes executor's
-# tests run for real: kube-apiserver and kubectl (for `apply -k
-# --dry-run=server`) from k8s.io/kubernetes, and etcd from
-# go.etcd.io/etcd/server. Each is built in a throwaway Go module written under
+# tests run for real: kube-apiserver, kube-scheduler and kubectl (for
+# `apply -k --dry-run=server`) from k8s.io/kubernetes, etcd from
+# go.etcd.io/etcd/server, and kwok (simulated nodes, for the scale test in
+# controller/scaletest) from sigs.k8s.io/kwok. Each is built in a throwaway Go module written under
 # the cache dir, never in the repo's go.mod, so the repo does not inherit
 # kubernetes' dependency graph. Binaries are cached by version: a second run
 # is a no-op.
@@ -16,6 +17,7 @@ set -euo pipefail
 K8S_VERSION=v1.37.2
 STAGING_VERSION=v0.37.2
 ETCD_VERSION=v3.6.16
+KWOK_VERSION=v0.8.0
 
 tools=${TUXBOOT_TOOLS:-$HOME/.cache/tuxboot/tools}
 bin="$tools/kube-$K8S_VERSION-etcd-$ETCD_VERSION/bin"
@@ -26,11 +28,11 @@ export PATH="$PATH:/usr/local/go/bin"
 
 mkdir -p "$bin"
 
-if [ ! -x "$bin/kube-apiserver" ] || [ ! -x "$bin/kubectl" ]; then
+if [ ! -x "$bin/kube-apiserver" ] || [ ! -x "$bin/kubectl" ] || [ ! -x "$bin/kube-scheduler" ]; then
 	src="$tools/src/kubernetes-$K8S_VERSION"
 	rm -rf "$src"
 	mkdir -p "$src"
-	echo "hack/kube-tools.sh: building kube-apiserver and kubectl $K8S_VERSION (15-25 minutes on 2 cores; cached after)" >&2
+	echo "hack/kube-tools.sh: building kube-apiserver, kube-scheduler and kubectl $K8S_VERSION (15-25 minutes on 2 cores; cached after)" >&2
 	# k8s.io/kubernetes replaces its staging modules with ./staging paths,
 	# which a consumer cannot see: replace each with its published release.
 	gomod=$(cd "$src" && go mod download -json "k8s.io/kubernetes@$K8S_VERSION" | sed -n 's/^[[:space:]]*"GoMod": "\(.*\)",*$/\1/p')
@@ -53,10 +55,11 @@ if [ ! -x "$bin/kube-apiserver" ] || [ ! -x "$bin/kubectl" ]; then
 
 	import (
 		_ "k8s.io/kubernetes/cmd/kube-apiserver"
+		_ "k8s.io/kubernetes/cmd/kube-scheduler"
 		_ "k8s.io/kubernetes/cmd/kubectl"
 	)
 	EOF
-	(cd "$src" && go mod download k8s.io/kubernetes && go build -trimpath -ldflags=-s -o "$bin/" k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes/cmd/kubectl)
+	(cd "$src" && go mod download k8s.io/kubernetes && go build -trimpath -ldflags=-s -o "$bin/" k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes/cmd/kube-scheduler k8s.io/kubernetes/cmd/kubectl)
 fi
 
 if [ ! -x "$bin/etcd" ]; then
@@ -86,6 +89,14 @@ if [ ! -x "$bin/etcd" ]; then
 	(cd "$src" && go build -trimpath -ldflags=-s -o "$bin/etcd" .)
 fi
 
+if [ ! -x "$bin/kwok" ]; then
+	echo "hack/kube-tools.sh: building kwok $KWOK_VERSION" >&2
+	# kwok's module has no replace directives: go install builds it with
+	# its own dependency versions, outside any module here.
+	(cd "$tools" && GOFLAGS= GOBIN="$bin" go install -trimpath -ldflags=-s "sigs.k8s.io/kwok/cmd/kwok@$KWOK_VERSION")
+fi
+
 "$bin/kube-apiserver" --version >&2
 "$bin/etcd" --version 2>&1 | sed -n 1p >&2
+"$bin/kwok" --version >&2
 echo "$bin"

@@ -73,3 +73,13 @@ func (s *Server) Stop() {
 	s.s.Shutdown()
 	s.s.WaitForShutdown()
 }
+
+// Messages counts the messages clients have sent the server, and those it
+// has delivered to them, since it started.
+func (s *Server) Messages() (in, out int64, err error) {
+	v, err := s.s.Varz(nil)
+	if err != nil {
+		return 0, 0, fmt.Errorf("nats server statistics: %w", err)
+	}
+	return v.InMsgs, v.OutMsgs, nil
+}

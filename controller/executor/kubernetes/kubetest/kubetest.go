@@ -77,10 +77,10 @@ func Start(t testing.TB) *Cluster {
 	dir := t.TempDir()
 	c := &Cluster{Dir: dir}
 
-	ports := freePorts(t, 3)
+	ports := FreePorts(t, 3)
 	etcdURL := "http://127.0.0.1:" + strconv.Itoa(ports[0])
 	peerURL := "http://127.0.0.1:" + strconv.Itoa(ports[1])
-	start(t, dir, "etcd", etcdBin,
+	Process(t, dir, "etcd", etcdBin,
 		"--name=test", "--data-dir="+filepath.Join(dir, "etcd"),
 		"--listen-client-urls="+etcdURL, "--advertise-client-urls="+etcdURL,
 		"--listen-peer-urls="+peerURL, "--initial-advertise-peer-urls="+peerURL,
@@ -102,7 +102,7 @@ func Start(t testing.TB) *Cluster {
 	write(t, filepath.Join(dir, "tokens.csv"), []byte(token+",admin,admin,system:masters\n"))
 
 	c.Host = "https://127.0.0.1:" + strconv.Itoa(ports[2])
-	apiExited := start(t, dir, "kube-apiserver", apiBin,
+	apiExited := Process(t, dir, "kube-apiserver", apiBin,
 		"--etcd-servers="+etcdURL,
 		"--bind-address=127.0.0.1", "--advertise-address=127.0.0.1",
 		"--secure-port="+strconv.Itoa(ports[2]),
@@ -172,9 +172,9 @@ func (c *Cluster) ForToken(token string) *rest.Config {
 	return cfg
 }
 
-// start runs a control-plane process, its output in DIR/NAME.log, until
+// Process runs a control-plane process, its output in DIR/NAME.log, until
 // the test ends.
-func start(t testing.TB, dir, name, bin string, args ...string) <-chan struct{} {
+func Process(t testing.TB, dir, name, bin string, args ...string) <-chan struct{} {
 	t.Helper()
 	logf, err := os.Create(filepath.Join(dir, name+".log"))
 	if err != nil {
@@ -214,8 +214,8 @@ func write(t testing.TB, path string, data []byte) {
 	}
 }
 
-// freePorts finds n free loopback ports.
-func freePorts(t testing.TB, n int) []int {
+// FreePorts finds n free loopback ports.
+func FreePorts(t testing.TB, n int) []int {
 	t.Helper()
 	var ls []net.Listener
 	var ports []int
