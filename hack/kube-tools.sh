@@ -3,10 +3,10 @@
 # tests run for real: kube-apiserver, kube-scheduler and kubectl (for
 # `apply -k --dry-run=server`) from k8s.io/kubernetes, etcd from
 # go.etcd.io/etcd/server, and kwok (simulated nodes, for the scale test in
-# controller/scaletest) from sigs.k8s.io/kwok. Each is built in a throwaway Go module written under
-# the cache dir, never in the repo's go.mod, so the repo does not inherit
-# kubernetes' dependency graph. Binaries are cached by version: a second run
-# is a no-op.
+# controller/scaletest) from sigs.k8s.io/kwok. Each is built in a throwaway
+# Go module written under the cache dir, never in the repo's go.mod, so the
+# repo does not inherit kubernetes' dependency graph. Binaries are cached
+# by version: a second run is a no-op.
 #
 #   TUXBOOT_TOOLS   cache dir (default ~/.cache/tuxboot/tools)
 #
