@@ -48,7 +48,8 @@ type Options struct {
 }
 
 // Event is one finding. Crash events come when their report closes (at
-// its end marker, the next report, or Close); Line is where it began.
+// its end marker, the next report, Flush or Close); Line is where it
+// began.
 type Event struct {
 	Kind          string // EventMilestone, EventCrash, EventTest or EventKernelVersion
 	Line          int    // 1-based console line
@@ -215,6 +216,34 @@ func (a *Analyzer) Close() error {
 	}
 	a.closed = true
 	return nil
+}
+
+// Flush tells the analyser that the console has gone quiet while a crash
+// report is open, so the report is as complete as it will get. A report
+// that ends only at a marker or at the line after its stack trace waits
+// for that line; a guest that stopped in its panic (s390 stops in the
+// panic notifier, before the "---[ end Kernel panic" line) never prints
+// it. Flush closes the open report, which emits its crash event, and
+// says whether a report was open. An unfinished line is analysed first, as
+// it stands, as a segment of its line (as a lone CR ends one): what
+// follows it on the same line, if anything ever does, is the next
+// segment. With no report open, Flush does nothing, so that a slow
+// writer's half line (a LAVA signal, a prompt) is left to finish.
+//
+// Call it when no console byte has come for a while (the runner waits
+// 2 s), from the goroutine that writes or with writes excluded. A
+// report's later lines then stand alone: an end marker or a "Fatal
+// exception" panic that follows is not counted again.
+func (a *Analyzer) Flush() bool {
+	if a.closed || a.rep == nil {
+		return false
+	}
+	if len(a.buf) > 0 {
+		// It may end the report, or close it and open the next.
+		a.endSegment(nil)
+	}
+	a.closeReport()
+	return true
 }
 
 // Summary returns what the analyser found so far. A report still open is

@@ -78,7 +78,8 @@ func checkBounded(t *testing.T, a *Analyzer) {
 
 // FuzzAnalyzer feeds the analyser arbitrary consoles, whole and in
 // chunks: it must not panic, must stay within its caps, and must find
-// the same things however the input is split.
+// the same things however the input is split. Flushed after every
+// chunk, it must keep its caps and report no crash twice.
 func FuzzAnalyzer(f *testing.F) {
 	addCorpusSeeds(f, func(b []byte) []any { return []any{b, uint64(0x9e3779b97f4a7c15)} })
 	f.Fuzz(func(t *testing.T, data []byte, seed uint64) {
@@ -103,6 +104,30 @@ func FuzzAnalyzer(f *testing.F) {
 		ws, ss := whole.Summary(), split.Summary()
 		if !reflect.DeepEqual(ws, ss) {
 			t.Fatalf("split reads changed the analysis:\nwhole %+v\nsplit %+v", ws, ss)
+		}
+
+		// The console going quiet after any read: Flush closes what is
+		// open, the caps hold, and no crash is reported twice.
+		quiet := New(fuzzOptions())
+		for rest := data; len(rest) > 0; {
+			seed = seed*6364136223846793005 + 1442695040888963407
+			n := min(int(seed>>59)+1, len(rest))
+			quiet.Write(rest[:n])
+			rest = rest[n:]
+			quiet.Flush()
+			if quiet.rep != nil {
+				t.Fatal("a report is open after Flush")
+			}
+			checkBounded(t, quiet)
+		}
+		quiet.Close()
+		checkBounded(t, quiet)
+		seen := map[string]bool{}
+		for _, c := range quiet.Summary().Crashes {
+			if seen[c.Kind+"\x00"+c.Title] {
+				t.Fatalf("crash %s %q reported twice", c.Kind, c.Title)
+			}
+			seen[c.Kind+"\x00"+c.Title] = true
 		}
 	})
 }
