@@ -188,6 +188,11 @@ func (k *kubeFlags) run(ctx context.Context, f *schedFlags, q *queue.Queue, nats
 		}
 		if err == nil {
 			err = c.Run(ctx)
+			wctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			if werr := ex.Wait(wctx); werr != nil {
+				log.Warn().Err(werr).Msg("stopping")
+			}
+			cancel()
 		}
 		if err != nil && ctx.Err() == nil {
 			log.Error().Err(err).Msg("controller")

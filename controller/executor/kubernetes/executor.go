@@ -18,6 +18,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
 	corelisters "k8s.io/client-go/listers/core/v1"
@@ -88,12 +89,19 @@ type Executor struct {
 	cfg    Config
 	lister corelisters.PodLister
 	queue  workqueue.TypedRateLimitingInterface[string]
-	events chan func()
-	ctx    context.Context // Sync's: the executor's lifetime
+	// deletes holds ended pods to delete. They are deleted apart from the
+	// pod worker, so that a burst of boots ending together, each delete
+	// waiting its turn under the client's rate limit, does not hold back
+	// the attempts' verdicts.
+	deletes workqueue.TypedRateLimitingInterface[deletion]
+	drained chan struct{} // closed once Sync's context ended and deletes is empty
+	events  chan func()
+	ctx     context.Context // Sync's: the executor's lifetime
 
 	mu      sync.Mutex
-	runs    map[string]*run // by pod name
-	held    []*run          // waiting for room under MaxPending, oldest first
+	runs    map[string]*run      // by pod name
+	deleted map[string]types.UID // pods being or having been deleted, by name, until the informer sees them go
+	held    []*run               // waiting for room under MaxPending, oldest first
 	started bool
 }
 
@@ -124,10 +132,13 @@ func New(cfg Config) (*Executor, error) {
 		cfg.Metrics = NewMetrics()
 	}
 	return &Executor{
-		cfg:    cfg,
-		queue:  workqueue.NewTypedRateLimitingQueue(workqueue.DefaultTypedControllerRateLimiter[string]()),
-		events: make(chan func(), 1024),
-		runs:   map[string]*run{},
+		cfg:     cfg,
+		queue:   workqueue.NewTypedRateLimitingQueue(workqueue.DefaultTypedControllerRateLimiter[string]()),
+		deletes: workqueue.NewTypedRateLimitingQueue(workqueue.DefaultTypedControllerRateLimiter[deletion]()),
+		drained: make(chan struct{}),
+		events:  make(chan func(), 1024),
+		runs:    map[string]*run{},
+		deleted: map[string]types.UID{},
 	}, nil
 }
 
@@ -176,11 +187,19 @@ func (e *Executor) Sync(ctx context.Context) error {
 		<-ctx.Done()
 		e.queue.ShutDown()
 		factory.Shutdown()
+		e.deletes.ShutDownWithDrain()
+		close(e.drained)
 	}()
 	go func() {
 		for e.work() {
 		}
 	}()
+	for range deleteWorkers {
+		go func() {
+			for e.deleteOne() {
+			}
+		}()
+	}
 	go e.beat(ctx)
 	go func() {
 		for {
@@ -342,6 +361,9 @@ func (e *Executor) sync(name string) error {
 	e.mu.Unlock()
 	pod, err := e.lister.Pods(e.cfg.Namespace).Get(name)
 	if apierrors.IsNotFound(err) {
+		e.mu.Lock()
+		delete(e.deleted, name)
+		e.mu.Unlock()
 		if r == nil {
 			return nil
 		}
@@ -391,7 +413,8 @@ func (e *Executor) sync(name string) error {
 		// run has ended: deleted once it ends.
 		if v.ended {
 			e.cfg.Log.Info().Str("pod", name).Str("phase", v.phase).Msg("deleting a pod left from before")
-			return e.delete(ctx, pod, 0)
+			e.deleteLater(pod, 0)
+			return nil
 		}
 		if v.recheck > 0 {
 			e.queue.AddAfter(name, v.recheck)
@@ -428,14 +451,71 @@ func (e *Executor) sync(name string) error {
 	if pod.Status.Phase == corev1.PodRunning {
 		grace = int64(e.cfg.StopGrace.Seconds())
 	}
-	// Deleted before the attempt is reported ended, so that a controller
-	// stopping right after leaves no pod behind. The runner published its
-	// result and logs before its container ended.
-	dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
-	defer cancel()
-	err = e.delete(dctx, pod, grace)
+	// The runner published its result and logs before its container
+	// ended: the attempt is over now, and its pod goes after. A pod a
+	// stopping controller did not get to delete is deleted by the next
+	// one's Sync, as a pod left from before.
 	e.finish(r, v.err, result)
-	return err
+	e.deleteLater(pod, grace)
+	return nil
+}
+
+// Wait waits, once Sync's context has ended, for the pods of ended
+// attempts to be deleted (each delete is tried once more at most), so
+// that a controller that stops leaves none behind; or until ctx ends.
+func (e *Executor) Wait(ctx context.Context) error {
+	select {
+	case <-e.drained:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("kubernetes executor: pods of ended attempts not all deleted: %w", ctx.Err())
+	}
+}
+
+// deleteWorkers delete ended pods side by side; the client's rate limit
+// is what bounds them.
+const deleteWorkers = 4
+
+// deletion is an ended pod to delete: that pod, not a newer one of the
+// same name.
+type deletion struct {
+	name  string
+	uid   types.UID
+	grace int64
+}
+
+func (e *Executor) deleteLater(pod *corev1.Pod, grace int64) {
+	if pod.DeletionTimestamp != nil && grace > 0 {
+		return // already going, as asked
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.deleted[pod.Name] == pod.UID {
+		return // the pod's later updates ask again
+	}
+	e.deleted[pod.Name] = pod.UID
+	e.deletes.Add(deletion{name: pod.Name, uid: pod.UID, grace: grace})
+}
+
+// deleteOne deletes one queued pod, retrying it later on failure; false
+// once the queue is shut down.
+func (e *Executor) deleteOne() bool {
+	d, quit := e.deletes.Get()
+	if quit {
+		return false
+	}
+	defer e.deletes.Done(d)
+	// Not canceled with the executor: Wait lets the last deletes finish.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(e.ctx), 10*time.Second)
+	defer cancel()
+	pod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: d.name, Namespace: e.cfg.Namespace, UID: d.uid}}
+	if err := e.delete(ctx, pod, d.grace); err != nil {
+		e.cfg.Log.Warn().Err(err).Str("pod", d.name).Msg("delete ended pod: retrying")
+		e.deletes.AddRateLimited(d)
+		return true
+	}
+	e.deletes.Forget(d)
+	return true
 }
 
 // exitResult names the runner's verdict by its exit status.

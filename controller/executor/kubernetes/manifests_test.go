@@ -105,6 +105,12 @@ func TestManifests(t *testing.T) {
 					t.Errorf("run under the service account: %v", err)
 				}
 				stop()
+				// As tuxboot controller does before it exits.
+				wctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+				defer cancel()
+				if err := e.Wait(wctx); err != nil {
+					t.Error(err)
+				}
 			})
 	}()
 	select {
