@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 
@@ -186,6 +187,64 @@ func TestRealBootFailures(t *testing.T) {
 				t.Logf("%s: %s: %s", tt.mode, res.Failure.Kind, res.Failure.Title)
 			})
 		}
+	}
+}
+
+// TestRealBootQuietPanic boots kernels whose console stops in the middle
+// of the panic's report: s390 stops its CPU in the panic notifier, before
+// the "---[ end Kernel panic" line. The crash must be judged when the
+// console goes quiet, not when the no-output timeout (60 s here) ends the
+// boot: the result carries the runner's note that it closed the report
+// on a quiet console, which it can only do while it watches the guest,
+// before that timeout.
+func TestRealBootQuietPanic(t *testing.T) {
+	if testing.Short() {
+		t.Skip("real boots take minutes")
+	}
+	const quietNote = "the console went quiet for 2s inside a crash report, before its end: the report was closed there"
+	tests := []struct {
+		arch, device, mode string
+		kind, title        string
+	}{
+		{"s390x", "qemu-s390", "panic", "kernel_panic", "kernel panic: sysrq triggered crash"},
+		{"s390x", "qemu-s390", "exit", "init_died", "kernel panic: Attempted to kill init!"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.device+"/"+tt.mode, func(t *testing.T) {
+			t.Parallel()
+			in := testkernel.Lookup(t, tt.arch)
+			r := newRunner(t)
+			console := &consoleTail{}
+			r.Console = console
+			var mu sync.Mutex
+			var crashEvents []string
+			r.OnEvent = func(ev boot.Event) {
+				if ev.Type == boot.EventCrash {
+					mu.Lock()
+					crashEvents = append(crashEvents, ev.Crash.Kind+": "+ev.Crash.Title)
+					mu.Unlock()
+				}
+			}
+			res := r.Run(context.Background(), boot.Request{
+				Device: tt.device, Kernel: in.Kernel, Rootfs: in.Rootfs,
+				BootArgs: "tuxboot.mode=" + tt.mode, Timeouts: boot.Timeouts{NoOutput: 60},
+			})
+			if res.Result != boot.Fail || res.Failure == nil || res.Failure.Kind != tt.kind || res.Failure.Title != tt.title {
+				t.Fatalf("result %q failure %+v, want fail %s %q; notes %q\nconsole:\n%s", res.Result, res.Failure, tt.kind, tt.title, res.Notes, console)
+			}
+			if !slices.Contains(res.Notes, quietNote) {
+				t.Fatalf("notes %q: the report was not closed on the quiet console, so the crash was judged only at the end of the boot\nconsole:\n%s", res.Notes, console)
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			if want := []string{tt.kind + ": " + tt.title}; !slices.Equal(crashEvents, want) {
+				t.Errorf("crash events %q, want %q", crashEvents, want)
+			}
+			if len(res.Crashes) != 1 || !res.Crashes[0].Fatal || !strings.Contains(res.Crashes[0].Report, "Call Trace:") {
+				t.Errorf("crashes %+v, want the one fatal crash with its trace", res.Crashes)
+			}
+			t.Logf("%s: %s: %s in %dms", tt.mode, res.Failure.Kind, res.Failure.Title, res.DurationMS)
+		})
 	}
 }
 

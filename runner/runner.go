@@ -76,6 +76,10 @@ const (
 	promptSettle   = 5 * time.Second  // after a prompt with no tests: tests that might start
 	finishedGrace  = 15 * time.Second // after tests finished: the guest's own power-off
 	powerdownGrace = 10 * time.Second // after system_powerdown: ACPI to finish
+	// consoleQuiet is how long the console must be silent, with a crash
+	// report open, before the report is taken as complete: a guest that
+	// stops inside its panic (s390) never prints the line that ends it.
+	consoleQuiet = 2 * time.Second
 )
 
 // ExitCode maps a result to tuxboot's exit status: 0 pass, 1 fail,
@@ -380,7 +384,7 @@ func (b *run) boot(ctx context.Context, argv []string, files device.Boot) {
 		r.OnQEMU(QEMUStarted{Argv: argv, Kernel: files.Kernel, GDB: r.GDB})
 	}
 
-	stop := b.watch(ctx, m)
+	stop := b.watch(ctx, m, sink)
 	if why := m.ShutdownReason(); stop.reason == stopGuestShutdown && !strings.HasPrefix(why, "guest-") {
 		stop = stopByHost(why)
 	}
@@ -516,6 +520,7 @@ type consoleSink struct {
 	extra    io.Writer
 	mu       sync.Mutex
 	n        int64
+	amu      sync.Mutex // serialises the console reader's writes and flush
 }
 
 func (s *consoleSink) Write(p []byte) (int, error) {
@@ -525,7 +530,19 @@ func (s *consoleSink) Write(p []byte) (int, error) {
 	if s.extra != nil {
 		s.extra.Write(p)
 	}
+	s.amu.Lock()
+	defer s.amu.Unlock()
 	return s.analyzer.Write(p)
+}
+
+// flushIfQuiet closes the analyser's open crash report, if any, when
+// quiet says the console has gone quiet, and says whether it closed one.
+// quiet is asked with writes excluded: the console reader notes the time
+// of a read before it writes it here, so no byte read goes unnoticed.
+func (s *consoleSink) flushIfQuiet(quiet func() bool) bool {
+	s.amu.Lock()
+	defer s.amu.Unlock()
+	return quiet() && s.analyzer.Flush()
 }
 
 func (s *consoleSink) bytes() int64 {

@@ -39,7 +39,11 @@ type stop struct {
 func stopByHost(why string) stop { return stop{reason: stopHostShutdown, why: why} }
 
 // watch waits until the boot has said all it will and says why it stopped.
-func (b *run) watch(ctx context.Context, m *qemu.Machine) stop {
+// When the console has been quiet for consoleQuiet with a crash report
+// open, it has sink close the report, so that a crash the guest said no
+// more about (s390 stops inside its panic) is judged now, not when the
+// no-output timeout ends the boot.
+func (b *run) watch(ctx context.Context, m *qemu.Machine, sink *consoleSink) stop {
 	if b.runner.attended() {
 		// A person ends it, or the guest does.
 		select {
@@ -66,6 +70,13 @@ func (b *run) watch(ctx context.Context, m *qemu.Machine) stop {
 		case <-tick.C:
 		}
 		now := time.Now()
+		quiet := func() bool { return time.Since(m.LastOutput()) >= consoleQuiet }
+		if quiet() && sink.flushIfQuiet(quiet) {
+			// Its crash event has come; the state below has it.
+			b.res.Notes = append(b.res.Notes, fmt.Sprintf(
+				"the console went quiet for %s inside a crash report, before its end: the report was closed there", consoleQuiet))
+			now = time.Now()
+		}
 		b.mu.Lock()
 		reached := func(name string) (time.Time, bool) { t, ok := b.reached[name]; return t, ok }
 		fatalAt, started := b.fatalAt, b.qemuStart
