@@ -120,7 +120,7 @@ type harness struct {
 
 // Report is what a run measured.
 type Report struct {
-	Boots, Nodes                 int
+	Boots, Nodes, KubeQPS        int
 	BootTime                     string
 	Faults                       []string
 	Lost                         int // requests without a final result
