@@ -121,3 +121,38 @@ tests:
 		}
 	}
 }
+
+// TestPlanTooBigIsRefusedUnexpanded: a plan over the bound is refused by
+// its size alone, with one reason, not one per test of its matrix (a
+// body within the size limit can name a matrix of billions).
+func TestPlanTooBigIsRefusedUnexpanded(t *testing.T) {
+	srv, _ := newAPI(t)
+	matrix := func(devices, kernels int, device string) string {
+		d := strings.TrimSuffix(strings.Repeat(`"`+device+`",`, devices), ",")
+		k := strings.TrimSuffix(strings.Repeat(`"/k",`, kernels), ",")
+		return `{"devices":[` + d + `],"kernels":[` + k + `]}`
+	}
+	tests := []struct {
+		name, tests string
+		says        string
+	}{
+		{"a matrix of unknown devices", matrix(100, 100, "qemu-vax"), "expands to 10000 tests"},
+		{"a matrix of known devices", matrix(300, 300, "qemu-arm64"), "expands to 90000 tests"},
+		{"tests under the bound, together over it", matrix(1, 300, "qemu-arm64") + "," + matrix(1, 201, "qemu-vax"), "expands to 501 tests"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			code, data := call(t, "POST", srv.URL+plans, `{"version":1,"name":"p","tests":[`+tt.tests+`]}`)
+			var e struct {
+				Error  string   `json:"error"`
+				Reason []string `json:"reason"`
+			}
+			if err := json.Unmarshal(data, &e); err != nil || code != http.StatusBadRequest {
+				t.Fatalf("%d %v %.300s", code, err, data)
+			}
+			if len(e.Reason) != 1 || !strings.Contains(e.Reason[0], tt.says) {
+				t.Errorf("%d reasons (the last: %q), want only one saying %q", len(e.Reason), e.Reason[len(e.Reason)-1], tt.says)
+			}
+		})
+	}
+}
