@@ -199,8 +199,8 @@ func (s *Server) submit(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	req := sub.Request
-	if req.ID != "" {
-		writeError(w, http.StatusBadRequest, "invalid request", "id: is chosen by the server; leave it out")
+	if reasons := serverChosen(&req); len(reasons) > 0 {
+		writeError(w, http.StatusBadRequest, "invalid request", reasons...)
 		return
 	}
 	if req.APIVersion == "" {
@@ -238,6 +238,21 @@ func (s *Server) submit(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusCreated, s.view(r.Context(), rec, false))
+}
+
+// serverChosen refuses the request fields a client of the API may not
+// set: the id, and the QEMU binary, which would let any client run a
+// program of its choosing on the server (`tuxboot run --qemu-binary`
+// remains for local boots).
+func serverChosen(req *boot.Request) []string {
+	var reasons []string
+	if req.ID != "" {
+		reasons = append(reasons, "id: is chosen by the server; leave it out")
+	}
+	if req.QEMUBinary != "" {
+		reasons = append(reasons, "qemu_binary: is chosen by the server from the device table; leave it out")
+	}
+	return reasons
 }
 
 // enqueue stores a valid request's record and queues it.

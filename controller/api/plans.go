@@ -168,8 +168,8 @@ func (s *Server) submitPlan(w http.ResponseWriter, r *http.Request) {
 			reasons = append(reasons, fmt.Sprintf("tests[%d]: kernel and kernels are exclusive", i))
 		}
 		for _, req := range t.expand() {
-			if req.ID != "" {
-				reasons = append(reasons, fmt.Sprintf("tests[%d]: id: is chosen by the server; leave it out", i))
+			for _, e := range serverChosen(&req) {
+				reasons = append(reasons, fmt.Sprintf("tests[%d]: %s", i, e))
 			}
 			if req.APIVersion == "" {
 				req.APIVersion = boot.APIVersion
