@@ -63,7 +63,16 @@ func (s *Server) Handler() http.Handler {
 	for _, rt := range s.routes() {
 		mux.HandleFunc(rt.Method+" "+rt.Path, rt.handler)
 	}
-	return s.metrics.count(mux)
+	// A web page must not submit or cancel tests through its visitor's
+	// browser (an API without tokens listens on loopback, which a browser
+	// reaches): cross-origin browser requests that change anything are
+	// refused; clients that are not browsers send no Sec-Fetch-Site or
+	// Origin header and pass.
+	csrf := http.NewCrossOriginProtection()
+	csrf.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		writeError(w, http.StatusForbidden, "cross-origin request refused: a web page may not act on this API")
+	}))
+	return s.metrics.count(csrf.Handler(mux))
 }
 
 // route is one route, served and described in /v1/openapi.json from the

@@ -59,9 +59,19 @@ func (m *metrics) count(next http.Handler) http.Handler {
 			sw.code = http.StatusOK
 		}
 		m.mu.Lock()
-		m.requests[[3]string{r.Method, route, fmt.Sprint(sw.code)}]++
+		m.requests[[3]string{methodLabel(r.Method), route, fmt.Sprint(sw.code)}]++
 		m.mu.Unlock()
 	})
+}
+
+// methodLabel bounds the method label as the route's pattern bounds the
+// route: any client may send a request of a made-up method, one each.
+func methodLabel(m string) string {
+	switch m {
+	case "GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS":
+		return m
+	}
+	return "other"
 }
 
 func promLabel(v string) string {
