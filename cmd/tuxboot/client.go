@@ -223,14 +223,37 @@ func clientCommand(name string, args []string, stderr io.Writer, extra func(fs *
 	if extra != nil {
 		extra(fs)
 	}
-	if err := fs.Parse(args); err != nil {
+	pos, err := parseInterspersed(fs, args)
+	if err != nil {
 		return nil, "", exitBadRequest
 	}
-	if fs.NArg() != 1 {
+	if len(pos) != 1 {
 		fmt.Fprintf(stderr, "usage: tuxboot %s [flags] UID\n", name)
 		return nil, "", exitBadRequest
 	}
-	return cf.client(), fs.Arg(0), -1
+	return cf.client(), pos[0], -1
+}
+
+// parseInterspersed parses flags before and after the positional
+// arguments, which it returns, as the documented `tuxboot logs UID
+// --follow` and `tuxboot plan FILE --wait` put them (the flag package
+// stops at the first argument that is not a flag). After "--" every
+// argument is positional.
+func parseInterspersed(fs *flag.FlagSet, args []string) ([]string, error) {
+	var pos []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			return nil, err
+		}
+		rest := fs.Args()
+		if len(rest) == 0 {
+			return pos, nil
+		}
+		if len(rest) < len(args) && args[len(args)-len(rest)-1] == "--" {
+			return append(pos, rest...), nil
+		}
+		pos, args = append(pos, rest[0]), rest[1:]
+	}
 }
 
 // statusMain is `tuxboot status UID`: the test's status object as JSON.

@@ -42,17 +42,18 @@ func planMain(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		fmt.Fprintln(fs.Output(), "usage: tuxboot plan [flags] FILE   (a plan in YAML or JSON, see docs/api.md)")
 		fs.PrintDefaults()
 	}
-	if err := fs.Parse(args); err != nil {
+	pos, err := parseInterspersed(fs, args)
+	if err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return exitPass
 		}
 		return exitBadRequest
 	}
-	if fs.NArg() != 1 {
+	if len(pos) != 1 {
 		fs.Usage()
 		return exitBadRequest
 	}
-	file := fs.Arg(0)
+	file := pos[0]
 	data, err := os.ReadFile(file)
 	if err != nil {
 		fmt.Fprintln(stderr, "tuxboot plan:", err)
