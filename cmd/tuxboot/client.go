@@ -35,6 +35,7 @@ func (c *clientFlags) register(fs *flag.FlagSet) {
 	}
 	fs.StringVar(&c.url, "url", env("TUXBOOT_URL", "http://127.0.0.1:8080"), "TuxBoot API URL ($TUXBOOT_URL)")
 	fs.StringVar(&c.token, "token", env("TUXBOOT_TOKEN", ""), "API token ($TUXBOOT_TOKEN)")
+	fs.Lookup("token").DefValue = "" // a usage message must not print the secret
 	fs.StringVar(&c.group, "group", env("TUXBOOT_GROUP", "tuxboot"), "group ($TUXBOOT_GROUP)")
 	fs.StringVar(&c.project, "project", env("TUXBOOT_PROJECT", "default"), "project ($TUXBOOT_PROJECT)")
 }

@@ -1,9 +1,11 @@
 package main
 
 import (
+	"context"
 	"flag"
 	"io"
 	"slices"
+	"strings"
 	"testing"
 )
 
@@ -51,5 +53,18 @@ func TestClientCommandFlagsAfterUID(t *testing.T) {
 	})
 	if code >= 0 || uid != "UID1" || !follow {
 		t.Errorf("uid %q, follow %v, code %d", uid, follow, code)
+	}
+}
+
+// TestUsageHidesTheToken: a usage message (a typo in a CI job's flags)
+// must not print $TUXBOOT_TOKEN into the job's log.
+func TestUsageHidesTheToken(t *testing.T) {
+	t.Setenv("TUXBOOT_TOKEN", "s3cr3t-token")
+	var out strings.Builder
+	if code := planMain(context.Background(), []string{"--nosuchflag"}, io.Discard, &out); code != exitBadRequest {
+		t.Errorf("exit %d", code)
+	}
+	if strings.Contains(out.String(), "s3cr3t") || !strings.Contains(out.String(), "-token") {
+		t.Errorf("usage:\n%s", out.String())
 	}
 }
