@@ -144,9 +144,14 @@ func (c *client) status(ctx context.Context, uid string) (*api.View, error) {
 	return &v, nil
 }
 
-// wait polls a test until it has finished. Polling, unlike a stream,
-// survives a restart of serve in between.
+// wait waits for a test to finish: it follows the test's events, which end
+// as it finishes, then polls, which survives a restart of the server in
+// between.
 func (c *client) wait(ctx context.Context, uid string) (*api.View, error) {
+	if resp, err := c.do(ctx, "GET", "/"+url.PathEscape(uid)+"/events?follow=1", nil, "application/x-ndjson"); err == nil {
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+	}
 	for {
 		v, err := c.status(ctx, uid)
 		if err != nil || v.State == api.StateFinished {
