@@ -5,7 +5,8 @@
 # NATS server, with stand-in runners (controller/scaletest).
 #
 #   bash hack/scale.sh                               # 500 boots, 50 nodes, the fault schedule
-#   bash hack/scale.sh -faults=false -rate 0 -burst 0  # clean: all 500 queued at once
+#   bash hack/scale.sh -faults none -rate 0          # clean: all 500 queued at once
+#   bash hack/scale.sh -faults nats                  # one kind of fault (see -faults)
 #
 # Later arguments override the defaults below; every flag is in
 # controller/scaletest/scale_test.go. The report is printed, and written
