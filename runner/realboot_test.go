@@ -10,6 +10,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/tuxboot/tuxboot/runner"
 	"github.com/tuxboot/tuxboot/runner/artefact"
@@ -51,6 +52,9 @@ func newRunner(t *testing.T) *runner.Runner {
 		Devices: device.Builtin(),
 		Fetcher: &artefact.Fetcher{CacheDir: t.TempDir()},
 		WorkDir: t.TempDir(),
+		// Nine guests at once under TCG, beside other tests: a slow one
+		// still powers itself off, and the shutdown milestone is checked.
+		PowerOffGrace: time.Minute,
 	}
 }
 

@@ -38,6 +38,11 @@ type Runner struct {
 	Console io.Writer
 	// OnEvent, when set, receives the boot's events in order.
 	OnEvent func(boot.Event)
+	// PowerOffGrace is how long, after the tests finished, the guest has
+	// to power itself off before the runner does it (default 15 s). A
+	// slow emulated guest on a busy host may need more to show its own
+	// shutdown.
+	PowerOffGrace time.Duration
 	// KVMUsable reports whether KVM works for a device on this host; probe
 	// is a QEMU command line that boots the request's kernel (whose sha256
 	// is kernelSHA256) under KVM with its console on stdout. Nil means
@@ -74,7 +79,7 @@ func (r *Runner) attended() bool { return r.ConsoleInput != nil || r.GDB != "" }
 const (
 	crashGrace     = 3 * time.Second  // after a fatal crash: the panic and stack that follow
 	promptSettle   = 5 * time.Second  // after a prompt with no tests: tests that might start
-	finishedGrace  = 15 * time.Second // after tests finished: the guest's own power-off
+	finishedGrace  = 15 * time.Second // after tests finished: the guest's own power-off (Runner.PowerOffGrace)
 	powerdownGrace = 10 * time.Second // after system_powerdown: ACPI to finish
 	// consoleQuiet is how long the console must be silent, with a crash
 	// report open, before the report is taken as complete: a guest that

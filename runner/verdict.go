@@ -102,7 +102,7 @@ func (b *run) watch(ctx context.Context, m *qemu.Machine, sink *consoleSink) sto
 			return stop{reason: stopBootTimeout}
 		case testsStartedOK && !testsFinishedOK && now.Sub(testsStarted) >= to.TestsTimeout():
 			return stop{reason: stopTestsTimeout, powerdown: true}
-		case testsFinishedOK && now.Sub(testsFinished) >= finishedGrace:
+		case testsFinishedOK && now.Sub(testsFinished) >= b.powerOffGrace():
 			return stop{reason: stopTestsFinished, powerdown: true}
 		case booted && promptOK && !testsStartedOK && now.Sub(prompt) >= promptSettle:
 			return stop{reason: stopSettled, powerdown: true}
@@ -190,4 +190,12 @@ func (b *run) judge(s console.Summary, st stop) {
 
 func reached(s console.Summary, milestone string) bool {
 	return slices.ContainsFunc(s.Milestones, func(m boot.Milestone) bool { return m.Name == milestone })
+}
+
+// powerOffGrace is the Runner's PowerOffGrace, or the default.
+func (b *run) powerOffGrace() time.Duration {
+	if b.runner.PowerOffGrace > 0 {
+		return b.runner.PowerOffGrace
+	}
+	return finishedGrace
 }
