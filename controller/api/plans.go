@@ -247,8 +247,24 @@ func (s *Server) getPlan(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, s.planView(r, &pr, recs))
 }
 
+// severity ranks a result for a plan's: a pass, then a failure, then
+// an error or a cancel (what `tuxboot plan --wait` exits 3 for); a
+// result this API does not know counts as an error. A plan's result is
+// shown only once every test has finished.
+func severity(result string) int {
+	switch result {
+	case "": // not finished
+		return -1
+	case boot.Pass:
+		return 0
+	case boot.Fail:
+		return 1
+	}
+	return 2
+}
+
 // planView sums the plan's tests up: finished once all are, passing
-// if all pass, otherwise the first result that is not a pass.
+// if all pass, otherwise the worst result (the first of equals).
 func (s *Server) planView(r *http.Request, pr *planRecord, recs []*store.Record) PlanView {
 	v := PlanView{UID: pr.UID, Group: pr.Group, Project: pr.Project, Version: pr.Version, Name: pr.Name,
 		SubmittedAt: pr.SubmittedAt, Tests: []View{}, State: StateFinished, Result: boot.Pass,
@@ -266,7 +282,7 @@ func (s *Server) planView(r *http.Request, pr *planRecord, recs []*store.Record)
 				v.State = StateProvisioning
 			}
 		}
-		if tv.Result != boot.Pass && v.Result == boot.Pass {
+		if severity(tv.Result) > severity(v.Result) {
 			v.Result = tv.Result
 		}
 	}
