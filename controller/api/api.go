@@ -38,8 +38,12 @@ type Server struct {
 	// Tokens, if set, are required on every /v1 route, each valid for
 	// one group only.
 	Tokens Tokens
-	Log    zerolog.Logger
-	st     *store.Store
+	// ArtefactDirs are the directories a request's local artefacts
+	// (paths, file:// URLs) must lie under, symlinks resolved; without
+	// any, local artefacts are refused (see artefacts.go).
+	ArtefactDirs []string
+	Log          zerolog.Logger
+	st           *store.Store
 
 	metrics *metrics
 }
@@ -224,6 +228,7 @@ func (s *Server) submit(w http.ResponseWriter, r *http.Request) {
 			reasons = append(reasons, splitJoined(err)...)
 		}
 	}
+	reasons = append(reasons, s.checkArtefacts(&req)...)
 	if sub.Callback != "" {
 		if err := checkCallback(sub.Callback); err != nil {
 			reasons = append(reasons, "callback: "+err.Error())

@@ -23,7 +23,8 @@ import (
 
 const base = "/v1/groups/lab/projects/kernel/tests"
 
-func newAPI(t *testing.T) (*httptest.Server, *queue.Queue) {
+// newAPI serves the API on a fresh queue; opts set its Server's options.
+func newAPI(t *testing.T, opts ...func(*api.Server)) (*httptest.Server, *queue.Queue) {
 	t.Helper()
 	q := queuetest.New(t, queue.Options{AckWait: 2 * time.Second})
 	s := &api.Server{Queue: q, Log: zerolog.Nop(), Validate: func(r *boot.Request) error {
@@ -32,6 +33,9 @@ func newAPI(t *testing.T) (*httptest.Server, *queue.Queue) {
 		}
 		return nil
 	}}
+	for _, o := range opts {
+		o(s)
+	}
 	srv := httptest.NewServer(s.Handler())
 	t.Cleanup(srv.Close)
 	return srv, q
@@ -84,20 +88,20 @@ func TestSubmitRejectsInvalidRequests(t *testing.T) {
 		says string
 	}{
 		{"not JSON", `{"device":`, 400, "body"},
-		{"two JSON values", `{"device":"qemu-arm64","kernel":"/k"} {"device":"qemu-arm64","kernel":"/k"}`, 400, "more than one JSON value"},
-		{"trailing garbage", `{"device":"qemu-arm64","kernel":"/k"} ]`, 400, "body"},
+		{"two JSON values", `{"device":"qemu-arm64","kernel":"http://h/k"} {"device":"qemu-arm64","kernel":"http://h/k"}`, 400, "more than one JSON value"},
+		{"trailing garbage", `{"device":"qemu-arm64","kernel":"http://h/k"} ]`, 400, "body"},
 		{"empty body", ``, 400, "body: EOF"},
-		{"wrong type", `{"device":"qemu-arm64","kernel":"/k","smp":"two"}`, 400, "smp"},
-		{"unknown field", `{"device":"qemu-arm64","kernal":"/k"}`, 400, "kernal"},
+		{"wrong type", `{"device":"qemu-arm64","kernel":"http://h/k","smp":"two"}`, 400, "smp"},
+		{"unknown field", `{"device":"qemu-arm64","kernal":"http://h/k"}`, 400, "kernal"},
 		{"missing kernel", `{"device":"qemu-arm64"}`, 400, "kernel: is required"},
-		{"unknown device", `{"device":"qemu-vax","kernel":"/k"}`, 400, "unknown device qemu-vax"},
+		{"unknown device", `{"device":"qemu-vax","kernel":"http://h/k"}`, 400, "unknown device qemu-vax"},
 		{"bad URL scheme", `{"device":"qemu-arm64","kernel":"gopher://h/k"}`, 400, "gopher"},
-		{"negative timeout", `{"device":"qemu-arm64","kernel":"/k","timeouts":{"no_output":-1}}`, 400, "timeouts.no_output"},
-		{"timeout not a number", `{"device":"qemu-arm64","kernel":"/k","timeouts":{"boot":"soon"}}`, 400, "timeouts"},
-		{"wrong apiVersion", `{"apiVersion":"v0","device":"qemu-arm64","kernel":"/k"}`, 400, "apiVersion"},
-		{"id chosen by the client", `{"id":"x","device":"qemu-arm64","kernel":"/k"}`, 400, "id"},
-		{"bad group", `{"device":"qemu-arm64","kernel":"/k"}`, 400, "group"},
-		{"too big", `{"device":"qemu-arm64","kernel":"/k","boot_args":"` + strings.Repeat("x", queue.MaxRequestBytes) + `"}`, 413, "at most"},
+		{"negative timeout", `{"device":"qemu-arm64","kernel":"http://h/k","timeouts":{"no_output":-1}}`, 400, "timeouts.no_output"},
+		{"timeout not a number", `{"device":"qemu-arm64","kernel":"http://h/k","timeouts":{"boot":"soon"}}`, 400, "timeouts"},
+		{"wrong apiVersion", `{"apiVersion":"v0","device":"qemu-arm64","kernel":"http://h/k"}`, 400, "apiVersion"},
+		{"id chosen by the client", `{"id":"x","device":"qemu-arm64","kernel":"http://h/k"}`, 400, "id"},
+		{"bad group", `{"device":"qemu-arm64","kernel":"http://h/k"}`, 400, "group"},
+		{"too big", `{"device":"qemu-arm64","kernel":"http://h/k","boot_args":"` + strings.Repeat("x", queue.MaxRequestBytes) + `"}`, 413, "at most"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -124,7 +128,7 @@ func TestLifecycle(t *testing.T) {
 	srv, q := newAPI(t)
 
 	// Queued while no controller runs: canceled at once, never run.
-	code, data := call(t, "POST", srv.URL+base, `{"device":"qemu-arm64","kernel":"/k","boot_args":"pass"}`)
+	code, data := call(t, "POST", srv.URL+base, `{"device":"qemu-arm64","kernel":"http://h/k","boot_args":"pass"}`)
 	if code != http.StatusCreated {
 		t.Fatalf("submit: %d %s", code, data)
 	}
@@ -148,7 +152,7 @@ func TestLifecycle(t *testing.T) {
 
 	ex := startController(t, q)
 	submit := func(script string) string {
-		code, data := call(t, "POST", srv.URL+base, `{"device":"qemu-arm64","kernel":"/k","boot_args":"`+script+`"}`)
+		code, data := call(t, "POST", srv.URL+base, `{"device":"qemu-arm64","kernel":"http://h/k","boot_args":"`+script+`"}`)
 		if code != http.StatusCreated {
 			t.Fatalf("submit: %d %s", code, data)
 		}

@@ -53,7 +53,7 @@ func TestTokensScopeEveryRouteToOneGroup(t *testing.T) {
 	srv := newAuthAPI(t, api.Tokens{"labsecret": "lab", "othersecret": "other"})
 	const lab = "/v1/groups/lab/projects/kernel/tests"
 	const other = "/v1/groups/other/projects/kernel/tests"
-	body := `{"device":"qemu-arm64","kernel":"/k"}`
+	body := `{"device":"qemu-arm64","kernel":"http://h/k"}`
 
 	code, data := authCall(t, "POST", srv.URL+lab, "Bearer labsecret", body)
 	if code != http.StatusCreated {

@@ -76,11 +76,11 @@ func TestCallbacksAreSignedAndRetried(t *testing.T) {
 	deadSrv := httptest.NewServer(dead)
 	t.Cleanup(deadSrv.Close)
 
-	if code, data := call(t, "POST", srv.URL+base, `{"device":"qemu-arm64","kernel":"/k","callback":"ftp://x/y"}`); code != 400 || !strings.Contains(string(data), "callback") {
+	if code, data := call(t, "POST", srv.URL+base, `{"device":"qemu-arm64","kernel":"http://h/k","callback":"ftp://x/y"}`); code != 400 || !strings.Contains(string(data), "callback") {
 		t.Errorf("bad callback URL: %d %s", code, data)
 	}
 	submit := func(script, callback string) string {
-		code, data := call(t, "POST", srv.URL+base, `{"device":"qemu-arm64","kernel":"/k","boot_args":"`+script+`","callback":"`+callback+`"}`)
+		code, data := call(t, "POST", srv.URL+base, `{"device":"qemu-arm64","kernel":"http://h/k","boot_args":"`+script+`","callback":"`+callback+`"}`)
 		if code != http.StatusCreated {
 			t.Fatalf("submit: %d %s", code, data)
 		}
@@ -186,7 +186,7 @@ func TestSlowCallbackDoesNotDelayOthers(t *testing.T) {
 	}
 	startController(t, q)
 	submit := func(callback string) string {
-		code, data := call(t, "POST", srv.URL+base, `{"device":"qemu-arm64","kernel":"/k","boot_args":"pass","callback":"`+callback+`"}`)
+		code, data := call(t, "POST", srv.URL+base, `{"device":"qemu-arm64","kernel":"http://h/k","boot_args":"pass","callback":"`+callback+`"}`)
 		if code != http.StatusCreated {
 			t.Fatalf("submit: %d %s", code, data)
 		}

@@ -6,6 +6,8 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/url"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -31,7 +33,7 @@ func TestListFiltersAndPages(t *testing.T) {
 	srv, q := newAPI(t)
 	startController(t, q)
 	submit := func(path, script string) string {
-		code, data := call(t, "POST", srv.URL+path, `{"device":"qemu-arm64","kernel":"/k","boot_args":"`+script+`"}`)
+		code, data := call(t, "POST", srv.URL+path, `{"device":"qemu-arm64","kernel":"http://h/k","boot_args":"`+script+`"}`)
 		if code != http.StatusCreated {
 			t.Fatalf("submit: %d %s", code, data)
 		}
@@ -133,7 +135,7 @@ func TestListFiltersAndPages(t *testing.T) {
 func TestLogStreamIsLiveAndEndsWithTheTest(t *testing.T) {
 	srv, q := newAPI(t)
 	startController(t, q)
-	code, data := call(t, "POST", srv.URL+base, `{"device":"qemu-arm64","kernel":"/k","boot_args":"hang"}`)
+	code, data := call(t, "POST", srv.URL+base, `{"device":"qemu-arm64","kernel":"http://h/k","boot_args":"hang"}`)
 	if code != http.StatusCreated {
 		t.Fatalf("submit: %d %s", code, data)
 	}
@@ -227,15 +229,20 @@ func TestLogStreamIsLiveAndEndsWithTheTest(t *testing.T) {
 func must(_ int, data []byte) []byte { return data }
 
 func TestReproducerPinsArtefacts(t *testing.T) {
-	srv, _ := newAPI(t)
-	code, data := call(t, "POST", srv.URL+base, `{"device":"qemu-arm64","kernel":"http://h/Image","rootfs":"/r/it's.cpio","boot_args":"tuxboot.mode=pass","timeouts":{"boot":60},"fatal":["warning"]}`)
+	dir := t.TempDir()
+	rootfs := filepath.Join(dir, "it's.cpio")
+	if err := os.WriteFile(rootfs, []byte("070701"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	srv, _ := newAPI(t, func(s *api.Server) { s.ArtefactDirs = []string{dir} })
+	code, data := call(t, "POST", srv.URL+base, `{"device":"qemu-arm64","kernel":"http://h/Image","rootfs":"`+rootfs+`","boot_args":"tuxboot.mode=pass","timeouts":{"boot":60},"fatal":["warning"]}`)
 	if code != http.StatusCreated {
 		t.Fatalf("submit: %d %s", code, data)
 	}
 	uid := view(t, data).UID
 	_, script := call(t, "GET", srv.URL+base+"/"+uid+"/reproducer", "")
 	for _, want := range []string{"#!/bin/sh\n", "exec tuxboot run", "--device qemu-arm64", "--kernel http://h/Image",
-		`--rootfs '/r/it'\''s.cpio'`, "--boot-args tuxboot.mode=pass", "--timeouts boot=60", "--fatal warning", "not pinned"} {
+		`--rootfs '` + strings.ReplaceAll(realPath(t, rootfs), "'", `'\''`) + `'`, "--boot-args tuxboot.mode=pass", "--timeouts boot=60", "--fatal warning", "not pinned"} {
 		if !strings.Contains(string(script), want) {
 			t.Errorf("reproducer lacks %q:\n%s", want, script)
 		}

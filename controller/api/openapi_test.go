@@ -39,12 +39,12 @@ func TestOpenAPIDescribesTheServedAPI(t *testing.T) {
 	startController(t, q)
 
 	// A finished failing test and a finished plan, so every field is there.
-	code, data := call(t, "POST", srv.URL+base, `{"device":"qemu-arm64","kernel":"/k","boot_args":"fail"}`)
+	code, data := call(t, "POST", srv.URL+base, `{"device":"qemu-arm64","kernel":"http://h/k","boot_args":"fail"}`)
 	if code != http.StatusCreated {
 		t.Fatalf("submit: %d %s", code, data)
 	}
 	uid := view(t, data).UID
-	code, data = call(t, "POST", srv.URL+plans, `{"version":1,"name":"p","tests":[{"devices":["qemu-arm64"],"kernels":["/k1"],"boot_args":"pass"}]}`)
+	code, data = call(t, "POST", srv.URL+plans, `{"version":1,"name":"p","tests":[{"devices":["qemu-arm64"],"kernels":["http://h/k1"],"boot_args":"pass"}]}`)
 	var plan api.PlanView
 	if err := json.Unmarshal(data, &plan); code != http.StatusCreated || err != nil {
 		t.Fatalf("plan: %d %v %s", code, err, data)
@@ -73,7 +73,7 @@ func TestOpenAPIDescribesTheServedAPI(t *testing.T) {
 	// description has these and no other.
 	const p = "/v1/groups/{group}/projects/{project}"
 	routes := []struct{ method, path, body string }{
-		{"POST", p + "/tests", `{"device":"qemu-arm64","kernel":"/k","boot_args":"pass"}`},
+		{"POST", p + "/tests", `{"device":"qemu-arm64","kernel":"http://h/k","boot_args":"pass"}`},
 		{"GET", p + "/tests", ""},
 		{"GET", p + "/tests/{uid}", ""},
 		{"GET", p + "/tests/{uid}/logs", ""},
@@ -81,7 +81,7 @@ func TestOpenAPIDescribesTheServedAPI(t *testing.T) {
 		{"GET", p + "/tests/{uid}/events", ""},
 		{"GET", p + "/tests/{uid}/reproducer", ""},
 		{"POST", p + "/tests/{uid}/cancel", ""},
-		{"POST", p + "/plans", `{"version":1,"name":"p","tests":[{"device":"qemu-arm64","kernel":"/k","boot_args":"pass"}]}`},
+		{"POST", p + "/plans", `{"version":1,"name":"p","tests":[{"device":"qemu-arm64","kernel":"http://h/k","boot_args":"pass"}]}`},
 		{"GET", p + "/plans/{uid}", ""},
 		{"GET", p + "/keys", ""},
 		{"GET", "/healthz", ""},

@@ -12,11 +12,11 @@ func TestReadyzMetricsAndOpenAPI(t *testing.T) {
 	if code, data := call(t, "GET", srv.URL+"/readyz", ""); code != 200 || string(data) != "ready\n" {
 		t.Errorf("readyz: %d %s", code, data)
 	}
-	code, data := call(t, "POST", srv.URL+base, `{"device":"qemu-arm64","kernel":"/k"}`)
+	code, data := call(t, "POST", srv.URL+base, `{"device":"qemu-arm64","kernel":"http://h/k"}`)
 	if code != http.StatusCreated {
 		t.Fatalf("submit: %d %s", code, data)
 	}
-	call(t, "POST", srv.URL+base, `{"device":"qemu-vax","kernel":"/k"}`)
+	call(t, "POST", srv.URL+base, `{"device":"qemu-vax","kernel":"http://h/k"}`)
 	call(t, "GET", srv.URL+"/nowhere", "")
 
 	code, data = call(t, "GET", srv.URL+"/metrics", "")
@@ -55,8 +55,8 @@ func TestMethodLabelIsBounded(t *testing.T) {
 // a browser's reads, pass.
 func TestCrossOriginBrowserRequestsAreRefused(t *testing.T) {
 	srv, _ := newAPI(t)
-	submit := `{"device":"qemu-arm64","kernel":"/k"}`
-	plan := `{"version":1,"name":"p","tests":[{"device":"qemu-arm64","kernel":"/k"}]}`
+	submit := `{"device":"qemu-arm64","kernel":"http://h/k"}`
+	plan := `{"version":1,"name":"p","tests":[{"device":"qemu-arm64","kernel":"http://h/k"}]}`
 	tests := []struct {
 		name, method, path, body, ctype string
 		headers                         map[string]string

@@ -183,8 +183,10 @@ func (s *Server) submitPlan(w http.ResponseWriter, r *http.Request) {
 					errs = append(errs, splitJoined(err)...)
 				}
 			}
+			kernel := req.Kernel // as written, before it is resolved
+			errs = append(errs, s.checkArtefacts(&req)...)
 			for _, e := range errs {
-				reasons = append(reasons, fmt.Sprintf("tests[%d] (%s, %s): %s", i, req.Device, req.Kernel, e))
+				reasons = append(reasons, fmt.Sprintf("tests[%d] (%s, %s): %s", i, req.Device, kernel, e))
 			}
 			reqs = append(reqs, req)
 		}

@@ -21,13 +21,13 @@ func TestPlanMatrix(t *testing.T) {
 		code       int
 		says       string
 	}{
-		{"wrong version", `{"version":2,"name":"p","tests":[{"device":"qemu-arm64","kernel":"/k"}]}`, 400, "version: 2 is not supported"},
-		{"no name", `{"version":1,"tests":[{"device":"qemu-arm64","kernel":"/k"}]}`, 400, "name: is required"},
+		{"wrong version", `{"version":2,"name":"p","tests":[{"device":"qemu-arm64","kernel":"http://h/k"}]}`, 400, "version: 2 is not supported"},
+		{"no name", `{"version":1,"tests":[{"device":"qemu-arm64","kernel":"http://h/k"}]}`, 400, "name: is required"},
 		{"no tests", `{"version":1,"name":"p","tests":[]}`, 400, "tests: at least one"},
-		{"unknown field", `{"version":1,"name":"p","tests":[{"device":"qemu-arm64","kernal":"/k"}]}`, 400, "kernal"},
-		{"unknown device in the matrix", `{"version":1,"name":"p","tests":[{"devices":["qemu-arm64","qemu-vax"],"kernels":["/k1","/k2"]}]}`, 400, "tests[0] (qemu-vax, /k2): device: unknown device qemu-vax"},
-		{"device and devices", `{"version":1,"name":"p","tests":[{"device":"qemu-arm64","devices":["qemu-arm64"],"kernel":"/k"}]}`, 400, "exclusive"},
-		{"too many", `{"version":1,"name":"p","tests":[{"device":"qemu-arm64","kernels":[` + strings.Repeat(`"/k",`, api.MaxPlanTests) + `"/k"]}]}`, 400, "more than 500"},
+		{"unknown field", `{"version":1,"name":"p","tests":[{"device":"qemu-arm64","kernal":"http://h/k"}]}`, 400, "kernal"},
+		{"unknown device in the matrix", `{"version":1,"name":"p","tests":[{"devices":["qemu-arm64","qemu-vax"],"kernels":["http://h/k1","http://h/k2"]}]}`, 400, "tests[0] (qemu-vax, http://h/k2): device: unknown device qemu-vax"},
+		{"device and devices", `{"version":1,"name":"p","tests":[{"device":"qemu-arm64","devices":["qemu-arm64"],"kernel":"http://h/k"}]}`, 400, "exclusive"},
+		{"too many", `{"version":1,"name":"p","tests":[{"device":"qemu-arm64","kernels":[` + strings.Repeat(`"http://h/k",`, api.MaxPlanTests) + `"http://h/k"]}]}`, 400, "more than 500"},
 		{"not JSON", `version: 1`, 400, "body"},
 	}
 	for _, b := range bad {
@@ -68,13 +68,13 @@ func TestPlanMatrix(t *testing.T) {
 
 	startController(t, q)
 	code, data := call(t, "POST", srv.URL+plans, `{"version":1,"name":"nightly","tests":[
-		{"devices":["qemu-arm64"],"kernels":["/k1","/k2"],"boot_args":"pass"},
-		{"device":"qemu-arm64","kernel":"/k3","boot_args":"fail"}]}`)
+		{"devices":["qemu-arm64"],"kernels":["http://h/k1","http://h/k2"],"boot_args":"pass"},
+		{"device":"qemu-arm64","kernel":"http://h/k3","boot_args":"fail"}]}`)
 	var p api.PlanView
 	if err := json.Unmarshal(data, &p); code != http.StatusCreated || err != nil || len(p.Tests) != 3 || p.Name != "nightly" {
 		t.Fatalf("submit plan: %d %v %s", code, err, data)
 	}
-	if k := p.Tests[0].Request.Kernel + p.Tests[1].Request.Kernel + p.Tests[2].Request.Kernel; k != "/k1/k2/k3" {
+	if k := p.Tests[0].Request.Kernel + " " + p.Tests[1].Request.Kernel + " " + p.Tests[2].Request.Kernel; k != "http://h/k1 http://h/k2 http://h/k3" {
 		t.Errorf("expanded kernels %s", k)
 	}
 	deadline := time.Now().Add(30 * time.Second)
@@ -96,7 +96,7 @@ func TestPlanMatrix(t *testing.T) {
 name: nightly-yaml
 tests:
   - devices: [qemu-arm64]
-    kernels: [/y1, /y2]
+    kernels: [http://h/y1, http://h/y2]
     boot_args: pass
 `))
 	req.Header.Set("Content-Type", "application/yaml")
@@ -107,7 +107,7 @@ tests:
 	var yp api.PlanView
 	err = json.NewDecoder(resp.Body).Decode(&yp)
 	resp.Body.Close()
-	if resp.StatusCode != http.StatusCreated || err != nil || yp.Name != "nightly-yaml" || len(yp.Tests) != 2 || yp.Tests[1].Request.Kernel != "/y2" {
+	if resp.StatusCode != http.StatusCreated || err != nil || yp.Name != "nightly-yaml" || len(yp.Tests) != 2 || yp.Tests[1].Request.Kernel != "http://h/y2" {
 		t.Errorf("YAML plan: %d %v %+v", resp.StatusCode, err, yp)
 	}
 
@@ -129,7 +129,7 @@ func TestPlanTooBigIsRefusedUnexpanded(t *testing.T) {
 	srv, _ := newAPI(t)
 	matrix := func(devices, kernels int, device string) string {
 		d := strings.TrimSuffix(strings.Repeat(`"`+device+`",`, devices), ",")
-		k := strings.TrimSuffix(strings.Repeat(`"/k",`, kernels), ",")
+		k := strings.TrimSuffix(strings.Repeat(`"http://h/k",`, kernels), ",")
 		return `{"devices":[` + d + `],"kernels":[` + k + `]}`
 	}
 	tests := []struct {
