@@ -23,15 +23,29 @@ import (
 // apiFlags are the HTTP API's flags, shared by `tuxboot serve` and
 // `tuxboot api`.
 type apiFlags struct {
-	listen     string
-	addrFile   string
-	tokensFile string
+	listen       string
+	addrFile     string
+	tokensFile   string
+	artefactDirs []string
 }
 
 func (f *apiFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.listen, "listen", "127.0.0.1:8080", "HTTP API address (port 0 picks a free one)")
 	fs.StringVar(&f.addrFile, "addr-file", "", "write the HTTP API's address here once it listens (for scripts)")
 	fs.StringVar(&f.tokensFile, "tokens", "", "file of API tokens, one 'TOKEN GROUP' a line; without it the API is open and listens on loopback only")
+	fs.Func("artefact-dir", "directory whose files requests may name as local paths or file:// URLs (repeatable); without it the API refuses local artefacts, http(s) URLs only", func(dir string) error {
+		f.artefactDirs = append(f.artefactDirs, dir)
+		return nil
+	})
+}
+
+// dirs resolves --artefact-dir: each must be an existing directory.
+func (f *apiFlags) dirs() ([]string, error) {
+	dirs, err := api.ResolveArtefactDirs(f.artefactDirs)
+	if err != nil {
+		return nil, fmt.Errorf("--artefact-dir: %w", err)
+	}
+	return dirs, nil
 }
 
 // tokens loads --tokens. Without it the API is open, so it may listen on
@@ -61,13 +75,15 @@ type apiService struct {
 }
 
 // startAPI listens on f.listen and serves the API of q, with the builtin
-// device table to validate requests, and delivers callbacks, until Stop.
-func startAPI(ctx context.Context, f *apiFlags, tokens api.Tokens, q *queue.Queue, log zerolog.Logger) (*apiService, error) {
+// device table to validate requests and local artefacts allowed under
+// dirs (f.dirs()), and delivers callbacks, until Stop.
+func startAPI(ctx context.Context, f *apiFlags, tokens api.Tokens, dirs []string, q *queue.Queue, log zerolog.Logger) (*apiService, error) {
 	devices := device.Builtin()
 	server := &api.Server{
-		Queue:  q,
-		Log:    log,
-		Tokens: tokens,
+		Queue:        q,
+		Log:          log,
+		Tokens:       tokens,
+		ArtefactDirs: dirs,
 		Validate: func(req *boot.Request) error {
 			if _, err := devices.Lookup(req.Device); err != nil {
 				return &boot.ValidationError{Field: "device", Reason: err.Error()}
@@ -94,6 +110,11 @@ func startAPI(ctx context.Context, f *apiFlags, tokens api.Tokens, q *queue.Queu
 	}
 	if tokens == nil {
 		log.Warn().Str("listen", a.addr).Msg("no --tokens: the API is unauthenticated, so it listens on loopback only")
+	}
+	if len(dirs) == 0 {
+		log.Info().Msg("no --artefact-dir: requests over the API may name http(s) artefacts only, no local paths")
+	} else {
+		log.Info().Strs("artefact_dirs", dirs).Msg("local artefacts allowed under these directories")
 	}
 	var cbCtx context.Context
 	cbCtx, a.cbCancel = context.WithCancel(ctx)
@@ -150,6 +171,11 @@ func apiMain(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "tuxboot api:", err)
 		return exitBadRequest
 	}
+	dirs, err := f.dirs()
+	if err != nil {
+		fmt.Fprintln(stderr, "tuxboot api:", err)
+		return exitBadRequest
+	}
 	nc, err := nats.Connect(*natsURL, nats.Name("tuxboot api"), nats.MaxReconnects(-1))
 	if err != nil {
 		log.Error().Err(err).Msg("connect to NATS")
@@ -163,7 +189,7 @@ func apiMain(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		log.Error().Err(err).Msg("set up JetStream")
 		return exitInfra
 	}
-	a, err := startAPI(ctx, &f, tokens, q, log)
+	a, err := startAPI(ctx, &f, tokens, dirs, q, log)
 	if err != nil {
 		log.Error().Err(err).Msg("start the API")
 		return exitInfra

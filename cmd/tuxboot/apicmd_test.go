@@ -39,6 +39,8 @@ func TestAPIBadFlags(t *testing.T) {
 		{"missing tokens file", []string{"api", "--nats", url, "--tokens", filepath.Join(dir, "none")}, "--tokens"},
 		{"malformed tokens file", []string{"api", "--nats", url, "--tokens", badTokens}, "want TOKEN GROUP"},
 		{"bad log format", []string{"api", "--nats", url, "--log-format", "xml"}, "xml"},
+		{"missing artefact dir", []string{"api", "--nats", url, "--artefact-dir", filepath.Join(dir, "none")}, "--artefact-dir: artefact directory"},
+		{"artefact dir is a file", []string{"api", "--nats", url, "--artefact-dir", dir, "--artefact-dir", badTokens}, "is not a directory"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -135,12 +137,16 @@ func TestAPIStandalone(t *testing.T) {
 	startChild(t, tag, "controller", "--nats", natsURL, "--executor", "local",
 		"--work-dir", filepath.Join(dir, "work"), "--cache-dir", filepath.Join(dir, "cache"), "--log-format", "json")
 	addrFile := filepath.Join(dir, "addr")
-	a := startChild(t, tag, "api", "--nats", natsURL, "--listen", "127.0.0.1:0", "--addr-file", addrFile, "--log-format", "json")
+	a := startChild(t, tag, append([]string{"api", "--nats", natsURL, "--listen", "127.0.0.1:0", "--addr-file", addrFile, "--log-format", "json"}, testArtefactDirs(dir)...)...)
 	s := &serveProc{addr: waitAddr(t, a, addrFile)}
 
 	// Refused by the api's own validation, with the device table serve uses.
 	if code, body := s.submit(t, boot.Request{Device: "qemu-vax", Kernel: req.Kernel}); code != http.StatusBadRequest || !strings.Contains(fmtAny(body["reason"]), "qemu-vax") {
 		t.Errorf("unknown device: %d %v", code, body)
+	}
+	// And a local file outside its --artefact-dir.
+	if code, body := s.submit(t, boot.Request{Device: "qemu-arm64", Kernel: req.Kernel, Rootfs: "/etc/passwd"}); code != http.StatusBadRequest || !strings.Contains(fmtAny(body["reason"]), `rootfs: local path \"/etc/passwd\" refused`) {
+		t.Errorf("a local file outside --artefact-dir: %d %v", code, body)
 	}
 	code, body := s.submit(t, req)
 	uid, _ := body["uid"].(string)

@@ -46,6 +46,11 @@ func serveMain(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		fmt.Fprintln(stderr, "tuxboot serve:", err)
 		return exitBadRequest
 	}
+	dirs, err := af.dirs()
+	if err != nil {
+		fmt.Fprintln(stderr, "tuxboot serve:", err)
+		return exitBadRequest
+	}
 
 	ns, err := natsserver.Start(natsserver.Options{Listen: *natsListen, StoreDir: filepath.Join(*dataDir, "jetstream")})
 	if err != nil {
@@ -70,7 +75,7 @@ func serveMain(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		return exitBadRequest
 	}
 
-	a, err := startAPI(ctx, &af, tokens, q, log)
+	a, err := startAPI(ctx, &af, tokens, dirs, q, log)
 	if err != nil {
 		log.Error().Err(err).Msg("start the API")
 		return exitInfra

@@ -10,7 +10,7 @@ import (
 )
 
 // serve without tokens refuses to listen beyond loopback, and a bad
-// tokens file is a bad request: both before anything starts.
+// tokens file or --artefact-dir is a bad request: all before anything starts.
 func TestServeRefusesAnOpenAPIOffLoopback(t *testing.T) {
 	dir := t.TempDir()
 	badTokens := filepath.Join(dir, "tokens")
@@ -27,6 +27,8 @@ func TestServeRefusesAnOpenAPIOffLoopback(t *testing.T) {
 		{"a hostname", []string{"--listen", "example.com:8080"}, "not a loopback address"},
 		{"missing tokens file", []string{"--tokens", filepath.Join(dir, "none")}, "--tokens"},
 		{"malformed tokens file", []string{"--tokens", badTokens}, "want TOKEN GROUP"},
+		{"missing artefact dir", []string{"--artefact-dir", filepath.Join(dir, "none")}, "--artefact-dir: artefact directory"},
+		{"artefact dir is a file", []string{"--artefact-dir", badTokens}, "is not a directory"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

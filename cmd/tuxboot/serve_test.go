@@ -40,7 +40,8 @@ const testTagEnv = "TUXBOOT_TEST_TAG"
 
 // startServe starts `tuxboot serve` on dataDir. Everything it starts
 // carries tag in its environment, so the test can make sure that nothing
-// it started outlives it.
+// it started outlives it. Requests may name local files of the test data
+// (testkernel.Dir()) and of dataDir: both are its --artefact-dir.
 func startServe(t *testing.T, dataDir, tag string, extra ...string) *serveProc {
 	t.Helper()
 	addrFile := filepath.Join(dataDir, "addr")
@@ -53,7 +54,8 @@ func startServe(t *testing.T, dataDir, tag string, extra ...string) *serveProc {
 		t.Fatal(err)
 	}
 	args := append([]string{"serve", "--listen", "127.0.0.1:0", "--addr-file", addrFile, "--data-dir", dataDir,
-		"--cache-dir", filepath.Join(dataDir, "cache"), "--log-format", "json"}, extra...)
+		"--cache-dir", filepath.Join(dataDir, "cache"), "--log-format", "json"}, testArtefactDirs(dataDir)...)
+	args = append(args, extra...)
 	cmd := exec.Command(os.Args[0], args...)
 	cmd.Env = append(os.Environ(), "TUXBOOT_TEST_MAIN=1", testTagEnv+"="+tag)
 	cmd.Stdout, cmd.Stderr = logFile, logFile
@@ -109,6 +111,19 @@ func startServe(t *testing.T, dataDir, tag string, extra ...string) *serveProc {
 		}
 	}
 	return s
+}
+
+// testArtefactDirs are the --artefact-dir flags letting a test's serve
+// or api boot the test data's kernels (when hack/testdata.sh has made
+// them: tests without them are skipped) and files of dir.
+func testArtefactDirs(dir string) []string {
+	flags := []string{"--artefact-dir", dir}
+	if d := testkernel.Dir(); d != "" {
+		if fi, err := os.Stat(d); err == nil && fi.IsDir() {
+			flags = append(flags, "--artefact-dir", d)
+		}
+	}
+	return flags
 }
 
 func tail(s string, n int) string {
@@ -285,6 +300,9 @@ func TestServeRealBoots(t *testing.T) {
 		{"bad URL scheme", boot.Request{Device: "qemu-arm64", Kernel: "ftp://example.com/Image"}, "ftp"},
 		{"bad timeout", boot.Request{Device: "qemu-arm64", Kernel: arm64.Kernel, Timeouts: boot.Timeouts{Boot: -5}}, "timeouts.boot"},
 		{"client-chosen id", boot.Request{ID: "mine", Device: "qemu-arm64", Kernel: arm64.Kernel}, "id"},
+		{"local file outside --artefact-dir", boot.Request{Device: "qemu-arm64", Kernel: arm64.Kernel, Rootfs: "/etc/passwd"},
+			`rootfs: local path "/etc/passwd" refused: local paths must be under an --artefact-dir (`},
+		{"file URL outside --artefact-dir", boot.Request{Device: "qemu-arm64", Kernel: "file:///etc/passwd"}, `kernel: local path "/etc/passwd" refused`},
 	}
 	for _, b := range bad {
 		code, body := s.submit(t, b.req)
