@@ -65,7 +65,7 @@ bash hack/bootcheck.sh "$arch" >/dev/null
 # One server for every round, as many boots at once as the largest round.
 maxn=$(printf '%s\n' "${counts[@]}" | sort -n | tail -1)
 bin/tuxboot serve --listen 127.0.0.1:0 --addr-file "$work/addr" --data-dir "$work/serve" \
-	--cache-dir "$work/cache" --max-parallel "$maxn" --log-format json >"$work/serve.log" 2>&1 &
+	--cache-dir "$work/cache" --max-parallel "$maxn" --artefact-dir "$data" --log-format json >"$work/serve.log" 2>&1 &
 serve_pid=$!
 for _ in $(seq 300); do
 	[ -s "$work/addr" ] && break

@@ -44,8 +44,10 @@ stop() {
 }
 trap stop EXIT
 
+# The kernels are submitted as local paths: the API takes those only under
+# an --artefact-dir.
 bin/tuxboot serve --listen 127.0.0.1:0 --addr-file "$work/addr" --data-dir "$work/data" \
-	--max-parallel 2 --log-format json >out/serve.log 2>&1 &
+	--artefact-dir "$data" --max-parallel 2 --log-format json >out/serve.log 2>&1 &
 serve_pid=$!
 for _ in $(seq 300); do
 	[ -s "$work/addr" ] && break
