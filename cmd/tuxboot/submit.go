@@ -29,7 +29,7 @@ func submitMain(ctx context.Context, args []string, stdout, stderr io.Writer) in
 	var timeouts, junit, callback string
 	var wait, asJSON bool
 	fs.StringVar(&r.Device, "device", "", "device to boot, e.g. qemu-arm64 (required)")
-	fs.StringVar(&r.Kernel, "kernel", "", "kernel image: a path on the server or a URL (required)")
+	fs.StringVar(&r.Kernel, "kernel", "", "kernel image: a URL, or a path on the server under its --artefact-dir (required)")
 	fs.StringVar(&r.Rootfs, "rootfs", "", "rootfs: path or URL")
 	fs.StringVar(&r.Modules, "modules", "", "modules tarball: path or URL")
 	fs.StringVar(&r.DTB, "dtb", "", "device tree blob: path or URL")
