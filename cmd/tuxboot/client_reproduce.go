@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"os"
 	"slices"
+	"strings"
 
 	"github.com/tuxboot/tuxboot/controller/api"
 	"github.com/tuxboot/tuxboot/runner/boot"
@@ -68,7 +69,34 @@ func reproduceMain(ctx context.Context, args []string, stdin io.Reader, stdout, 
 	} else {
 		fmt.Fprintf(stderr, "tuxboot reproduce: the original boot's result was %s\n", res.Result)
 	}
+	runArgs = addBootArgs(&req, runArgs)
 	return runBoot(ctx, append(api.RunArgs(req, res), runArgs...), stdout, stderr, at)
+}
+
+// addBootArgs takes --boot-args out of the extra run flags and adds them
+// to the request's own, which a later --boot-args would otherwise
+// replace: `-- --boot-args nokaslr` must not drop what made the boot fail.
+func addBootArgs(req *boot.Request, runArgs []string) []string {
+	var rest []string
+	for i := 0; i < len(runArgs); i++ {
+		a := runArgs[i]
+		var extra string
+		switch {
+		case a == "--boot-args" || a == "-boot-args":
+			if i+1 >= len(runArgs) {
+				return append(rest, runArgs[i:]...) // run's own parser says what is missing
+			}
+			extra = runArgs[i+1]
+			i++
+		case strings.HasPrefix(a, "--boot-args=") || strings.HasPrefix(a, "-boot-args="):
+			_, extra, _ = strings.Cut(a, "=")
+		default:
+			rest = append(rest, a)
+			continue
+		}
+		req.BootArgs = strings.TrimSpace(req.BootArgs + " " + extra)
+	}
+	return rest
 }
 
 // parseReproduceFile reads a status object or a results.json.

@@ -7,6 +7,7 @@ import (
 	"encoding/xml"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -204,5 +205,26 @@ func TestParseReproduceFile(t *testing.T) {
 	}
 	if _, _, err := parseReproduceFile([]byte(`{"x":1}`)); err == nil {
 		t.Error("an unrelated JSON file was taken")
+	}
+}
+
+func TestReproduceAddsBootArgs(t *testing.T) {
+	for _, tc := range []struct {
+		orig     string
+		runArgs  []string
+		wantArgs string
+		wantRest []string
+	}{
+		{"tuxboot.mode=fail", []string{"--boot-args", "nokaslr"}, "tuxboot.mode=fail nokaslr", nil},
+		{"tuxboot.mode=fail", []string{"--boot-args=nokaslr", "--quiet"}, "tuxboot.mode=fail nokaslr", []string{"--quiet"}},
+		{"", []string{"-boot-args", "a b", "--results", "r.json"}, "a b", []string{"--results", "r.json"}},
+		{"x", []string{"--quiet"}, "x", []string{"--quiet"}},
+		{"x", []string{"--boot-args"}, "x", []string{"--boot-args"}},
+	} {
+		req := boot.Request{BootArgs: tc.orig}
+		rest := addBootArgs(&req, tc.runArgs)
+		if req.BootArgs != tc.wantArgs || !slices.Equal(rest, tc.wantRest) {
+			t.Errorf("%q + %q: boot args %q, rest %q; want %q, %q", tc.orig, tc.runArgs, req.BootArgs, rest, tc.wantArgs, tc.wantRest)
+		}
 	}
 }
