@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -69,10 +68,7 @@ func analyzeMain(ctx context.Context, args []string, stdin io.Reader, stdout, st
 	var files []string
 	for {
 		if err := fs.Parse(args); err != nil {
-			if errors.Is(err, flag.ErrHelp) {
-				return exitPass
-			}
-			return exitBadRequest
+			return flagExit(err)
 		}
 		if fs.NArg() == 0 {
 			break

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -152,10 +151,7 @@ func apiMain(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	natsURL := fs.String("nats", os.Getenv("TUXBOOT_NATS_URL"), "NATS server URL, with JetStream (default $TUXBOOT_NATS_URL)")
 	logFormat := fs.String("log-format", "auto", "log format: json, console, or auto (console on a terminal, else json)")
 	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return exitPass
-		}
-		return exitBadRequest
+		return flagExit(err)
 	}
 	if fs.NArg() > 0 || *natsURL == "" {
 		fmt.Fprintln(stderr, "tuxboot api: --nats URL is required, and no arguments")

@@ -231,7 +231,7 @@ func clientCommand(name string, args []string, stderr io.Writer, extra func(fs *
 	}
 	pos, err := parseInterspersed(fs, args)
 	if err != nil {
-		return nil, "", exitBadRequest
+		return nil, "", flagExit(err)
 	}
 	if len(pos) != 1 {
 		fmt.Fprintf(stderr, "usage: tuxboot %s [flags] UID\n", name)

@@ -114,7 +114,7 @@ func controllerMain(ctx context.Context, args []string, stdout, stderr io.Writer
 	fs.StringVar(&f.workDir, "work-dir", filepath.Join(os.TempDir(), "tuxboot-controller"), "runners' request files, logs and scratch space")
 	f.kube.register(fs)
 	if err := fs.Parse(args); err != nil {
-		return exitBadRequest
+		return flagExit(err)
 	}
 	if fs.NArg() > 0 || *natsURL == "" {
 		fmt.Fprintln(stderr, "tuxboot controller: --nats URL is required, and no arguments")

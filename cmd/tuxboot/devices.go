@@ -16,7 +16,7 @@ func devicesMain(args []string, stdout, stderr io.Writer) int {
 	fs.SetOutput(stderr)
 	asJSON := fs.Bool("json", false, "print the table as JSON")
 	if err := fs.Parse(args); err != nil {
-		return exitBadRequest
+		return flagExit(err)
 	}
 	if fs.NArg() > 0 {
 		fmt.Fprintf(stderr, "tuxboot devices: unexpected argument %q\n", fs.Arg(0))

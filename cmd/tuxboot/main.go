@@ -7,6 +7,8 @@ package main
 
 import (
 	"context"
+	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -105,4 +107,13 @@ func dispatch(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 		fmt.Fprintf(stderr, "tuxboot: unknown command %q\n\n%s", cmd, usage)
 		return exitBadRequest
 	}
+}
+
+// flagExit is the exit status of a command whose flags did not parse:
+// success for -h, a bad request otherwise (the flag package has said why).
+func flagExit(err error) int {
+	if errors.Is(err, flag.ErrHelp) {
+		return exitPass
+	}
+	return exitBadRequest
 }

@@ -44,10 +44,7 @@ func planMain(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	}
 	pos, err := parseInterspersed(fs, args)
 	if err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return exitPass
-		}
-		return exitBadRequest
+		return flagExit(err)
 	}
 	if len(pos) != 1 {
 		fs.Usage()

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -101,10 +100,7 @@ func runBoot(ctx context.Context, args []string, stdout, stderr io.Writer, at at
 	f := &runFlags{sums: sumsFlag{}}
 	f.register(fs)
 	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return exitPass
-		}
-		return exitBadRequest
+		return flagExit(err)
 	}
 	if fs.NArg() > 0 {
 		fmt.Fprintf(stderr, "tuxboot run: unexpected argument %q (flags take the form --name value)\n", fs.Arg(0))

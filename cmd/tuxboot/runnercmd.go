@@ -53,7 +53,7 @@ func runnerMain(ctx context.Context, args []string, stdout, stderr io.Writer) in
 	fs.DurationVar(&f.heartbeat, "heartbeat", 2*time.Second, "interval of the heartbeats the controller watches")
 	fs.DurationVar(&f.grace, "grace", 10*time.Second, "time given, once interrupted, to publish the result")
 	if err := fs.Parse(args); err != nil {
-		return exitBadRequest
+		return flagExit(err)
 	}
 	if fs.NArg() > 0 || f.id == "" || f.natsURL == "" || f.attempt < 1 {
 		fmt.Fprintln(stderr, "tuxboot runner: --nats URL, --id ID and a positive --attempt are required, and no arguments")

@@ -29,7 +29,7 @@ func serveMain(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	dataDir := fs.String("data-dir", defaultDataDir(), "JetStream store and runners' files; the same directory after a restart resumes every boot")
 	natsListen := fs.String("nats-listen", "127.0.0.1:-1", "embedded NATS server address (port -1 picks a free one)")
 	if err := fs.Parse(args); err != nil {
-		return exitBadRequest
+		return flagExit(err)
 	}
 	if fs.NArg() > 0 {
 		fmt.Fprintf(stderr, "tuxboot serve: unexpected argument %q\n", fs.Arg(0))

@@ -48,7 +48,7 @@ func submitMain(ctx context.Context, args []string, stdout, stderr io.Writer) in
 	fs.BoolVar(&asJSON, "json", false, "print the status object as JSON instead of a summary")
 	fs.StringVar(&junit, "junit", "", "with --wait, write a JUnit XML report to this file")
 	if err := fs.Parse(args); err != nil {
-		return exitBadRequest
+		return flagExit(err)
 	}
 	if fs.NArg() > 0 {
 		fmt.Fprintf(stderr, "tuxboot submit: unexpected argument %q\n", fs.Arg(0))
