@@ -72,7 +72,7 @@ func (f *runFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&r.BIOS, "bios", "", "firmware image: path or URL")
 	fs.Var(&f.overlays, "overlay", "tarball merged into the rootfs (repeatable)")
 	fs.StringVar(&r.BootArgs, "boot-args", "", "extra kernel command line, appended to the device's")
-	fs.StringVar(&f.timeouts, "timeouts", "", "timeouts in seconds: boot=SEC,tests=SEC,no_output=SEC,overall=SEC")
+	fs.StringVar(&f.timeouts, "timeouts", "", "timeouts, in seconds unless given in minutes (10m) or hours (1h), unlike tuxrun's minutes: boot=SEC,tests=SEC,no_output=SEC,overall=SEC (defaults 300, 600, 120, boot+tests+60)")
 	fs.StringVar(&r.Accel, "accel", "auto", "accelerator: auto (KVM where proven to work, else TCG), kvm or tcg")
 	fs.StringVar(&r.Memory, "memory", "", "guest memory, e.g. 512M or 2G (default: the device's)")
 	fs.IntVar(&r.SMP, "smp", 0, "guest CPUs (default: the device's)")
@@ -103,7 +103,11 @@ func runBoot(ctx context.Context, args []string, stdout, stderr io.Writer, at at
 		return flagExit(err)
 	}
 	if fs.NArg() > 0 {
-		fmt.Fprintf(stderr, "tuxboot run: unexpected argument %q (flags take the form --name value)\n", fs.Arg(0))
+		hint := "flags take the form --name value"
+		if strings.Contains(fs.Arg(0), "=") {
+			hint = "several timeouts are one comma-separated --timeouts value, such as boot=300,tests=10m"
+		}
+		fmt.Fprintf(stderr, "tuxboot run: unexpected argument %q (%s)\n", fs.Arg(0), hint)
 		return exitBadRequest
 	}
 	var err error

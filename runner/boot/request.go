@@ -92,9 +92,9 @@ func ParseTimeouts(s string) (Timeouts, error) {
 		if !ok {
 			return t, fmt.Errorf("timeouts: %q is not NAME=SECONDS", kv)
 		}
-		n, err := strconv.Atoi(v)
+		n, err := parseSeconds(v)
 		if err != nil || n <= 0 || n > MaxTimeout {
-			return t, fmt.Errorf("timeouts: %s=%q is not a whole number of seconds from 1 to %d", k, v, MaxTimeout)
+			return t, fmt.Errorf("timeouts: %s=%q is not a whole number of seconds from 1 to %d (or minutes with m, hours with h: %s=10m)", k, v, MaxTimeout, k)
 		}
 		switch k {
 		case "boot":
@@ -110,6 +110,28 @@ func ParseTimeouts(s string) (Timeouts, error) {
 		}
 	}
 	return t, nil
+}
+
+// parseSeconds reads a timeout: seconds, or with a unit, s, m or h (tuxrun
+// counts minutes: "boot=10m" says so to both).
+func parseSeconds(v string) (int, error) {
+	mult := 1
+	switch {
+	case strings.HasSuffix(v, "s"):
+		v = strings.TrimSuffix(v, "s")
+	case strings.HasSuffix(v, "m"):
+		v, mult = strings.TrimSuffix(v, "m"), 60
+	case strings.HasSuffix(v, "h"):
+		v, mult = strings.TrimSuffix(v, "h"), 3600
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil {
+		return 0, err
+	}
+	if n > MaxTimeout/mult {
+		return MaxTimeout + 1, nil
+	}
+	return n * mult, nil
 }
 
 // ValidationError says what is wrong with a request. It is always the

@@ -21,6 +21,10 @@ func TestParseTimeouts(t *testing.T) {
 		{"boot=", Timeouts{}, "boot"},
 		{",,", Timeouts{}, "NAME=SECONDS"},
 		{"lunch=5", Timeouts{}, "lunch"},
+		{"boot=10m,tests=2h,no_output=90s", Timeouts{Boot: 600, Tests: 7200, NoOutput: 90}, ""},
+		{"boot=1m30s", Timeouts{}, "boot"},
+		{"boot=200000h", Timeouts{}, "604800"},
+		{"boot=m", Timeouts{}, "boot"},
 	}
 	for _, tt := range tests {
 		got, err := ParseTimeouts(tt.in)
