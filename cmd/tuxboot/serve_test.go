@@ -4,10 +4,13 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"crypto/ed25519"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -320,7 +323,36 @@ func TestServeRealBoots(t *testing.T) {
 		return uid
 	}
 	unreachable := submit(boot.Request{Device: "qemu-arm64", Kernel: "http://127.0.0.1:1/Image"})
-	passes := map[string]string{"amd64": submit(amd64), "arm64": submit(arm64)}
+	// The arm64 boot has a callback: once it finishes, the server posts
+	// its status object, signed with the key it publishes.
+	type hit struct {
+		body []byte
+		sig  string
+	}
+	hooks := make(chan hit, 8)
+	hookSrv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		hooks <- hit{body, r.Header.Get(api.SignatureHeader)}
+	}))
+	t.Cleanup(hookSrv.Close)
+	withCallback := func(req boot.Request, callback string) string {
+		data, _ := json.Marshal(req)
+		var sub map[string]any
+		json.Unmarshal(data, &sub)
+		sub["callback"] = callback
+		data, _ = json.Marshal(sub)
+		resp, err := http.Post(s.url(""), "application/json", bytes.NewReader(data))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var v api.View
+		if err := json.NewDecoder(resp.Body).Decode(&v); err != nil || resp.StatusCode != http.StatusCreated {
+			t.Fatalf("submit with a callback: %d %v", resp.StatusCode, err)
+		}
+		return v.UID
+	}
+	passes := map[string]string{"amd64": submit(amd64), "arm64": withCallback(arm64, hookSrv.URL+"/tuxboot")}
 
 	// Follow one boot's progress as it happens.
 	followed := make(chan []boot.Event, 1)
@@ -344,6 +376,27 @@ func TestServeRealBoots(t *testing.T) {
 		if chunks := logChunks(t, s.natsURL, uid); chunks != log {
 			t.Errorf("%s: log chunks make %d bytes, the stored log has %d", arch, len(chunks), len(log))
 		}
+	}
+	select {
+	case h := <-hooks:
+		var keys api.Keys
+		resp, err := http.Get("http://" + s.addr + "/v1/groups/tuxboot/projects/test/keys")
+		if err != nil {
+			t.Fatal(err)
+		}
+		json.NewDecoder(resp.Body).Decode(&keys)
+		resp.Body.Close()
+		pub, _ := base64.StdEncoding.DecodeString(keys.Callback.PublicKey)
+		sig, _ := base64.StdEncoding.DecodeString(h.sig)
+		if len(pub) != ed25519.PublicKeySize || !ed25519.Verify(pub, h.body, sig) {
+			t.Errorf("callback signature %q does not verify with the published key %q", h.sig, keys.Callback.PublicKey)
+		}
+		var v api.View
+		if err := json.Unmarshal(h.body, &v); err != nil || v.UID != passes["arm64"] || v.Result != boot.Pass || v.State != api.StateFinished {
+			t.Errorf("callback body %s: %v", h.body, err)
+		}
+	case <-time.After(time.Minute):
+		t.Error("no callback within a minute of the boot's end")
 	}
 	evs := <-followed
 	var milestones []string
