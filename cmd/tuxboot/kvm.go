@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -26,12 +25,17 @@ const kvmProbeTimeout = 10 * time.Second
 // guest suits the host and a probe boot really runs under KVM. The answer
 // is kept until the host reboots, in cacheDir, per QEMU binary (its path
 // and modification time) and kernel: a kernel that prints nothing under
-// KVM proves nothing about another one.
-func newKVMProber(cacheDir string) func(ctx context.Context, d device.Device, probe []string, kernelSHA256 string) error {
+// KVM proves nothing about another one. On an x86 host whose cpuinfo
+// (normally /proc/cpuinfo) lists neither vmx nor svm, the answer is no
+// without a probe: the probe boot would only time out.
+func newKVMProber(cacheDir, cpuinfo string) func(ctx context.Context, d device.Device, probe []string, kernelSHA256 string) error {
 	var mu sync.Mutex
 	return func(ctx context.Context, d device.Device, probe []string, kernelSHA256 string) error {
 		if !slices.Contains(d.KVMHosts, runtime.GOARCH) {
 			return fmt.Errorf("KVM cannot run %s guests on this %s host", d.Arch, runtime.GOARCH)
+		}
+		if err := qemu.CPUVirtualization(runtime.GOARCH, cpuinfo); err != nil {
+			return err
 		}
 		mu.Lock()
 		defer mu.Unlock()
@@ -48,7 +52,7 @@ func newKVMProber(cacheDir string) func(ctx context.Context, d device.Device, pr
 		stamp := filepath.Join(cacheDir, "kvm-probe", hex.EncodeToString(key[:16]))
 		if data, err := os.ReadFile(stamp); err == nil {
 			if s := string(data); s != "ok" {
-				return errors.New(s)
+				return fmt.Errorf("%s (delete %s to probe again)", s, stamp)
 			}
 			return nil
 		}

@@ -161,7 +161,7 @@ func runBoot(ctx context.Context, args []string, stdout, stderr io.Writer, at at
 			Log:      func(format string, args ...any) { log.Info().Msgf(format, args...) },
 		},
 		OnEvent:   func(ev boot.Event) { logEvent(log, ev) },
-		KVMUsable: newKVMProber(userCacheDir(f.cacheDir)),
+		KVMUsable: newKVMProber(userCacheDir(f.cacheDir), "/proc/cpuinfo"),
 	}
 	if logOut != nil {
 		r.Console = logOut

@@ -116,7 +116,7 @@ func runnerMain(ctx context.Context, args []string, stdout, stderr io.Writer) in
 		WorkDir:   f.workDir,
 		Console:   io.MultiWriter(&capWriter{w: stored, left: queue.MaxStoredLogBytes}, live),
 		OnEvent:   events.Send,
-		KVMUsable: newKVMProber(userCacheDir(f.cacheDir)),
+		KVMUsable: newKVMProber(userCacheDir(f.cacheDir), "/proc/cpuinfo"),
 	}
 	log.Info().Str("device", req.Device).Msg("booting")
 	res := r.Run(ctx, req)

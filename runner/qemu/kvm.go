@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"strings"
 	"syscall"
 	"time"
 )
@@ -22,6 +23,33 @@ func ProbeKVM(ctx context.Context, argv []string, timeout time.Duration) error {
 	}
 	f.Close()
 	return probe(ctx, argv, []byte("Linux version"), timeout)
+}
+
+// CPUVirtualization says whether the CPU can run KVM at all, without a
+// probe boot: on an x86 host (goarch amd64 or 386) whose cpuinfo (the
+// path of /proc/cpuinfo) lists neither the vmx nor the svm flag, /dev/kvm
+// may exist but no guest runs under it. It answers nil when it cannot
+// tell (another architecture, cpuinfo unreadable): then only a probe can.
+func CPUVirtualization(goarch, cpuinfo string) error {
+	if goarch != "amd64" && goarch != "386" {
+		return nil
+	}
+	data, err := os.ReadFile(cpuinfo)
+	if err != nil {
+		return nil
+	}
+	for line := range strings.Lines(string(data)) {
+		name, value, ok := strings.Cut(line, ":")
+		if !ok || strings.TrimSpace(name) != "flags" {
+			continue
+		}
+		for _, f := range strings.Fields(value) {
+			if f == "vmx" || f == "svm" {
+				return nil
+			}
+		}
+	}
+	return fmt.Errorf("the CPU has no vmx or svm flag (%s): no hardware virtualisation for KVM", cpuinfo)
 }
 
 // probe runs argv until its stdout shows want, or timeout passes.
