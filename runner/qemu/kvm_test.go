@@ -40,7 +40,7 @@ func TestCPUVirtualization(t *testing.T) {
 	const none = "processor\t: 0\nflags\t\t: fpu vme de pse tsc msr hypervisor\nbugs\t\t: vmx_like_bug\n"
 	tests := []struct {
 		name, goarch, cpuinfo string // cpuinfo "": no such file
-		wantErr                    bool
+		wantErr               bool
 	}{
 		{"intel vmx", "amd64", intel, false},
 		{"amd svm", "amd64", amd, false},
