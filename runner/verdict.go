@@ -48,7 +48,7 @@ func (b *run) watch(ctx context.Context, m *qemu.Machine, sink *consoleSink) sto
 		// A person ends it, or the guest does.
 		select {
 		case <-ctx.Done():
-			return stop{reason: stopContext, err: ctx.Err()}
+			return stop{reason: stopContext, err: context.Cause(ctx)}
 		case <-m.Exited():
 			return stop{reason: stopQEMUExited}
 		case <-m.GuestShutdown():
@@ -61,7 +61,7 @@ func (b *run) watch(ctx context.Context, m *qemu.Machine, sink *consoleSink) sto
 	for {
 		select {
 		case <-ctx.Done():
-			return stop{reason: stopContext, err: ctx.Err()}
+			return stop{reason: stopContext, err: context.Cause(ctx)}
 		case <-m.Exited():
 			return stop{reason: stopQEMUExited}
 		case <-m.GuestShutdown():

@@ -35,7 +35,7 @@ func (at attach) setUp(ctx context.Context, r *runner.Runner, f *runFlags, stdou
 		return ctx, func() {}, nil
 	}
 	var restore func()
-	cancel := context.CancelFunc(func() {})
+	cancel := context.CancelCauseFunc(func(error) {})
 	done := func() {
 		if restore != nil {
 			restore()
@@ -43,7 +43,7 @@ func (at attach) setUp(ctx context.Context, r *runner.Runner, f *runFlags, stdou
 		if at.interactive {
 			fmt.Fprintln(stdout) // the console's last line may be unfinished
 		}
-		cancel()
+		cancel(nil)
 	}
 	if at.gdb {
 		addr, err := freeLoopbackAddr()
@@ -53,12 +53,12 @@ func (at attach) setUp(ctx context.Context, r *runner.Runner, f *runFlags, stdou
 		r.GDB = addr
 	}
 	if at.interactive {
-		ctx, cancel = context.WithCancel(ctx)
+		ctx, cancel = context.WithCancelCause(ctx)
 		in := at.stdin
 		if in == nil {
 			in = strings.NewReader("")
 		}
-		r.ConsoleInput = &escapeReader{r: in, quit: cancel}
+		r.ConsoleInput = &escapeReader{r: in, quit: func() { cancel(causeQuit) }}
 		if r.Console != nil {
 			r.Console = io.MultiWriter(stdout, r.Console)
 		} else {

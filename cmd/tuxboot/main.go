@@ -52,15 +52,58 @@ Exit status: 0 pass, 1 fail, 2 bad request, 3 infrastructure error.
 var version = "dev"
 
 func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	go func() {
-		// The first signal asks for an orderly stop; a second one kills.
-		<-ctx.Done()
-		stop()
-	}()
+	ctx, stop := signalContext(context.Background())
 	code := dispatch(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
 	stop()
 	os.Exit(code)
+}
+
+// signalContext is parent until the first SIGINT or SIGTERM, which cancels
+// it with a cause naming the signal (a result's "interrupted by SIGINT")
+// and gives the signals back their default action: the first signal asks
+// for an orderly stop, a second one kills.
+func signalContext(parent context.Context) (context.Context, func()) {
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	ctx, cancel := context.WithCancelCause(parent)
+	go func() {
+		select {
+		case s := <-sigs:
+			cancel(signalCause(s))
+		case <-ctx.Done():
+		}
+		signal.Stop(sigs)
+	}()
+	return ctx, func() { cancel(nil) }
+}
+
+// stopCause is why a command's context was canceled, in the words a
+// result's failure message shows. It is a context.Canceled all the same.
+type stopCause string
+
+func (c stopCause) Error() string { return string(c) }
+
+func (c stopCause) Is(target error) bool { return target == context.Canceled }
+
+// Causes of a canceled boot.
+const (
+	// causeCanceled is a runner's boot canceled through the API, or
+	// stopped by its controller.
+	causeCanceled = stopCause("canceled")
+	// causeQuit is an interactive console quit with its escape.
+	causeQuit = stopCause("quit with Ctrl-A x")
+)
+
+// signalCause is the cause of a context canceled by signal s.
+func signalCause(s os.Signal) error {
+	name := s.String()
+	switch s {
+	case syscall.SIGINT:
+		name = "SIGINT"
+	case syscall.SIGTERM:
+		name = "SIGTERM"
+	}
+	return stopCause("interrupted by " + name)
 }
 
 func dispatch(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {

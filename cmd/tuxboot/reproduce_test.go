@@ -352,6 +352,9 @@ func TestReproduceInteractive(t *testing.T) {
 		if code := p.wait(t, time.Minute); code != exitInfra || !strings.Contains(p.stdout.String(), "failure: interrupted") {
 			t.Errorf("Ctrl-A x: exit %d, want %d (interrupted)\n%s", code, exitInfra, tail(p.stdout.String(), 10))
 		}
+		if out := p.stdout.String(); !strings.Contains(out, "quit with Ctrl-A x") || strings.Contains(out, "context canceled") {
+			t.Errorf("Ctrl-A x: the summary does not say the console was quit\n%s", tail(out, 10))
+		}
 		if pids := taggedQEMU(tag); len(pids) > 0 {
 			t.Errorf("QEMU %v still running after reproduce exited", pids)
 		}

@@ -304,6 +304,8 @@ func TestRunInterruptLeavesNothing(t *testing.T) {
 	}
 	if res.Result != boot.Error || res.Failure == nil || res.Failure.Kind != boot.FailInterrupted {
 		t.Errorf("results.json says %q %+v, want error/interrupted", res.Result, res.Failure)
+	} else if res.Failure.Message != "interrupted by SIGINT" {
+		t.Errorf("results.json says the boot stopped because %q, want %q", res.Failure.Message, "interrupted by SIGINT")
 	}
 }
 

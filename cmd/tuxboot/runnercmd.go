@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"strconv"
+	"syscall"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -60,6 +61,8 @@ func runnerMain(ctx context.Context, args []string, stdout, stderr io.Writer) in
 		return exitBadRequest
 	}
 	log := zerolog.New(stderr).With().Timestamp().Str("id", f.id).Int("attempt", f.attempt).Logger()
+	ctx, stop := runnerContext(ctx)
+	defer stop()
 
 	nc, err := nats.Connect(f.natsURL, nats.Name("tuxboot runner "+f.id),
 		nats.MaxReconnects(-1), nats.ReconnectWait(500*time.Millisecond))
@@ -145,6 +148,21 @@ func runnerMain(ctx context.Context, args []string, stdout, stderr io.Writer) in
 	}
 	printSummary(stdout, res)
 	return code
+}
+
+// runnerContext is parent, but a SIGTERM ends it as "canceled": the
+// controller sends it to stop a runner, the test having been canceled
+// through the API or the controller stopping.
+func runnerContext(parent context.Context) (context.Context, func()) {
+	ctx, cancel := context.WithCancelCause(context.WithoutCancel(parent))
+	stop := context.AfterFunc(parent, func() {
+		cause := context.Cause(parent)
+		if cause == signalCause(syscall.SIGTERM) {
+			cause = causeCanceled
+		}
+		cancel(cause)
+	})
+	return ctx, func() { stop(); cancel(nil) }
 }
 
 // request reads the request from --request, $TUXBOOT_REQUEST or the

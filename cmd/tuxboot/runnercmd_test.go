@@ -143,6 +143,8 @@ func TestRunnerSIGTERMPublishesResult(t *testing.T) {
 	res := lastResult(t, q, id, 1)
 	if res.Result != boot.Error || res.Failure == nil || res.Failure.Kind != boot.FailInterrupted {
 		t.Errorf("result %q %+v, want error/interrupted", res.Result, res.Failure)
+	} else if res.Failure.Message != "canceled" {
+		t.Errorf("the result says the boot stopped because %q, want %q: SIGTERM is the controller stopping it", res.Failure.Message, "canceled")
 	}
 	log, err := q.Objects.GetString(context.Background(), queue.LogObject(id, 1))
 	if err != nil || !strings.Contains(log, "Linux version") || int64(len(log)) != res.LogBytes {
