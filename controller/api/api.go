@@ -395,6 +395,10 @@ func (s *Server) get(w http.ResponseWriter, r *http.Request, rec *store.Record) 
 }
 
 func (s *Server) results(w http.ResponseWriter, r *http.Request, rec *store.Record) {
+	if rec.State == store.Finished && rec.ResultObject == "" && rec.Result == store.Canceled {
+		writeError(w, http.StatusNotFound, "canceled before it ran: no results")
+		return
+	}
 	if rec.State != store.Finished || rec.ResultObject == "" {
 		writeError(w, http.StatusNotFound, "no results yet: the test is "+apiState(rec.State))
 		return

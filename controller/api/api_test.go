@@ -146,6 +146,9 @@ func TestLifecycle(t *testing.T) {
 	if v := view(t, data); code != http.StatusAccepted || v.State != api.StateFinished || v.Result != "canceled" {
 		t.Errorf("cancel queued: %d %+v", code, v)
 	}
+	if code, data := call(t, "GET", srv.URL+base+"/"+queued.UID+"/results", ""); code != http.StatusNotFound || !strings.Contains(string(data), "canceled before it ran: no results") {
+		t.Errorf("results of a test canceled while queued: %d %s, want 404 saying it was canceled before it ran", code, data)
+	}
 	if code, _ := call(t, "POST", srv.URL+base+"/"+queued.UID+"/cancel", ""); code != http.StatusConflict {
 		t.Errorf("cancel a finished test: %d, want 409", code)
 	}
