@@ -76,8 +76,43 @@ func (s *Server) Handler() http.Handler {
 	csrf.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusForbidden, "cross-origin request refused: a web page may not act on this API")
 	}))
-	return s.metrics.count(csrf.Handler(mux))
+	return s.metrics.count(csrf.Handler(jsonErrors(mux)))
 }
+
+// jsonErrors serves mux, but answers a request no route matches, by path
+// (404) or by method (405, with its Allow header), with a JSON error as
+// every other error is, instead of the mux's plain text.
+func jsonErrors(mux *http.ServeMux) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h, pattern := mux.Handler(r)
+		if pattern != "" {
+			mux.ServeHTTP(w, r)
+			return
+		}
+		// The mux's own answer says which: its status and Allow header.
+		rec := &headerRecorder{header: http.Header{}, code: http.StatusOK}
+		h.ServeHTTP(rec, r)
+		msg := "no such route: " + r.URL.Path
+		if rec.code == http.StatusMethodNotAllowed {
+			allow := rec.header.Get("Allow")
+			w.Header().Set("Allow", allow)
+			msg = fmt.Sprintf("method %s not allowed on %s (allowed: %s)", r.Method, r.URL.Path, allow)
+		} else if rec.code != http.StatusNotFound {
+			msg = http.StatusText(rec.code)
+		}
+		writeError(w, rec.code, msg)
+	})
+}
+
+// headerRecorder keeps a response's header and status, and drops its body.
+type headerRecorder struct {
+	header http.Header
+	code   int
+}
+
+func (h *headerRecorder) Header() http.Header         { return h.header }
+func (h *headerRecorder) WriteHeader(code int)        { h.code = code }
+func (h *headerRecorder) Write(p []byte) (int, error) { return len(p), nil }
 
 // route is one route, served and described in /v1/openapi.json from the
 // same table, so the description cannot drift from what is served.
