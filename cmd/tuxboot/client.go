@@ -24,6 +24,9 @@ import (
 // the environment (TUXBOOT_URL, TUXBOOT_TOKEN, TUXBOOT_GROUP, TUXBOOT_PROJECT).
 type clientFlags struct {
 	url, token, group, project string
+	// groupFrom says where group came from, for a hint on a 404.
+	groupFrom string
+	fs        *flag.FlagSet
 }
 
 func (c *clientFlags) register(fs *flag.FlagSet) {
@@ -37,6 +40,11 @@ func (c *clientFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&c.token, "token", env("TUXBOOT_TOKEN", ""), "API token ($TUXBOOT_TOKEN)")
 	fs.Lookup("token").DefValue = "" // a usage message must not print the secret
 	fs.StringVar(&c.group, "group", env("TUXBOOT_GROUP", "tuxboot"), "group ($TUXBOOT_GROUP)")
+	c.groupFrom = "the default; set --group or $TUXBOOT_GROUP"
+	if os.Getenv("TUXBOOT_GROUP") != "" {
+		c.groupFrom = "$TUXBOOT_GROUP"
+	}
+	c.fs = fs
 	fs.StringVar(&c.project, "project", env("TUXBOOT_PROJECT", "default"), "project ($TUXBOOT_PROJECT)")
 }
 
@@ -45,16 +53,28 @@ type client struct {
 	project string // .../v1/groups/G/projects/P
 	base    string // project + /tests
 	token   string
-	http    *http.Client
+	// group and where it came from, for the hint on a 404 of the group's.
+	group, groupFrom string
+	http             *http.Client
 }
 
 func (c *clientFlags) client() *client {
 	project := strings.TrimRight(c.url, "/") + "/v1/groups/" + url.PathEscape(c.group) + "/projects/" + url.PathEscape(c.project)
+	from := c.groupFrom
+	if c.fs != nil {
+		c.fs.Visit(func(f *flag.Flag) {
+			if f.Name == "group" {
+				from = "--group"
+			}
+		})
+	}
 	return &client{
-		project: project,
-		base:    project + "/tests",
-		token:   c.token,
-		http:    &http.Client{},
+		project:   project,
+		base:      project + "/tests",
+		token:     c.token,
+		group:     c.group,
+		groupFrom: from,
+		http:      &http.Client{},
 	}
 }
 
@@ -63,6 +83,7 @@ type apiError struct {
 	status  int
 	message string
 	reasons []string
+	hint    string // the client's guess at the cause, if any
 }
 
 func (e *apiError) Error() string {
@@ -70,7 +91,25 @@ func (e *apiError) Error() string {
 	for _, r := range e.reasons {
 		msg += "\n  " + r
 	}
+	if e.hint != "" {
+		msg += "\n  " + e.hint
+	}
 	return msg
+}
+
+// notFoundHint guesses why a request of the group's answered 404 with a
+// token: a token is valid for one group only, and a token of another
+// group is told "not found", as for a test that does not exist. The hint
+// says only what the client sent.
+func (c *client) notFoundHint(u string, status int, message string) string {
+	if c.token == "" || status != http.StatusNotFound || !strings.HasPrefix(u, c.project) {
+		return ""
+	}
+	switch message {
+	case "not found", "no such test", "no such plan":
+		return fmt.Sprintf("group %q (%s): is it your token's group?", c.group, c.groupFrom)
+	}
+	return "" // the test exists: it has no results yet, say
 }
 
 // exitCode is the exit status of a failed call: the client's mistakes
@@ -118,7 +157,7 @@ func (c *client) send(ctx context.Context, method, u string, body []byte, conten
 		if json.Unmarshal(data, &e) != nil || e.Error == "" {
 			e.Error = strings.TrimSpace(string(data))
 		}
-		return nil, &apiError{status: resp.StatusCode, message: e.Error, reasons: e.Reason}
+		return nil, &apiError{status: resp.StatusCode, message: e.Error, reasons: e.Reason, hint: c.notFoundHint(u, resp.StatusCode, e.Error)}
 	}
 	return resp, nil
 }
