@@ -9,6 +9,7 @@ import (
 	"io"
 	"net/url"
 	"os"
+	"path/filepath"
 	"strings"
 
 	"github.com/tuxboot/tuxboot/controller/api"
@@ -29,12 +30,13 @@ func submitMain(ctx context.Context, args []string, stdout, stderr io.Writer) in
 	var timeouts, junit, callback string
 	var wait, asJSON bool
 	fs.StringVar(&r.Device, "device", "", "device to boot, e.g. qemu-arm64 (required)")
-	fs.StringVar(&r.Kernel, "kernel", "", "kernel image: a URL, or a path on the server under its --artefact-dir (required)")
-	fs.StringVar(&r.Rootfs, "rootfs", "", "rootfs: path or URL")
-	fs.StringVar(&r.Modules, "modules", "", "modules tarball: path or URL")
-	fs.StringVar(&r.DTB, "dtb", "", "device tree blob: path or URL")
-	fs.StringVar(&r.BIOS, "bios", "", "firmware image: path or URL")
-	fs.Var(&overlays, "overlay", "tarball merged into the rootfs (repeatable)")
+	const where = " (a relative path that exists here is sent absolute; the server reads it)"
+	fs.StringVar(&r.Kernel, "kernel", "", "kernel image: a URL, or a path on the server under its --artefact-dir"+where+" (required)")
+	fs.StringVar(&r.Rootfs, "rootfs", "", "rootfs: path or URL"+where)
+	fs.StringVar(&r.Modules, "modules", "", "modules tarball: path or URL"+where)
+	fs.StringVar(&r.DTB, "dtb", "", "device tree blob: path or URL"+where)
+	fs.StringVar(&r.BIOS, "bios", "", "firmware image: path or URL"+where)
+	fs.Var(&overlays, "overlay", "tarball merged into the rootfs: path or URL"+where+" (repeatable)")
 	fs.StringVar(&r.BootArgs, "boot-args", "", "extra kernel command line")
 	fs.StringVar(&timeouts, "timeouts", "", "timeouts in seconds: boot=SEC,tests=SEC,no_output=SEC,overall=SEC")
 	fs.StringVar(&r.Accel, "accel", "", "accelerator: auto, kvm or tcg")
@@ -64,6 +66,10 @@ func submitMain(ctx context.Context, args []string, stdout, stderr io.Writer) in
 		return exitBadRequest
 	}
 	r.Overlays, r.Fatal, r.Tests = overlays, fatal, tests
+	if err := absArtefacts(&r); err != nil {
+		fmt.Fprintf(stderr, "tuxboot submit: %v\n", err)
+		return exitBadRequest
+	}
 	if len(sums) > 0 {
 		r.SHA256 = sums
 	}
@@ -105,6 +111,32 @@ func submitMain(ctx context.Context, args []string, stdout, stderr io.Writer) in
 		}
 	}
 	return viewExitCode(final)
+}
+
+// absArtefacts makes each artefact given as a relative path that exists
+// here absolute: the server resolves a path from its own directory, not
+// the one the user typed it in. URLs, absolute paths and paths that do
+// not exist here are sent as given.
+func absArtefacts(r *boot.Request) error {
+	fields := []*string{&r.Kernel, &r.Rootfs, &r.Modules, &r.DTB, &r.BIOS}
+	for i := range r.Overlays {
+		fields = append(fields, &r.Overlays[i])
+	}
+	for _, f := range fields {
+		p := *f
+		if p == "" || filepath.IsAbs(p) || strings.Contains(p, "://") {
+			continue
+		}
+		if _, err := os.Stat(p); err != nil {
+			continue
+		}
+		abs, err := filepath.Abs(p)
+		if err != nil {
+			return fmt.Errorf("artefact %s: %w", p, err)
+		}
+		*f = abs
+	}
+	return nil
 }
 
 func printView(w io.Writer, v *api.View, asJSON bool) {
