@@ -259,10 +259,16 @@ func (c *client) followLog(ctx context.Context, uid string, w io.Writer) (string
 	return "", fmt.Errorf("log of %s: the stream ended before the test", uid)
 }
 
-// clientCommand parses a client subcommand's flags and its one UID.
-func clientCommand(name string, args []string, stderr io.Writer, extra func(fs *flag.FlagSet)) (*client, string, int) {
+// clientCommand parses a client subcommand's flags and its one UID;
+// operand is how its usage names it (and what follows it, if anything).
+func clientCommand(name, operand string, args []string, stderr io.Writer, extra func(fs *flag.FlagSet)) (*client, string, int) {
 	fs := flag.NewFlagSet("tuxboot "+name, flag.ContinueOnError)
 	fs.SetOutput(stderr)
+	usage := fmt.Sprintf("usage: tuxboot %s [flags] %s", name, operand)
+	fs.Usage = func() {
+		fmt.Fprintf(fs.Output(), "%s\n\nFlags:\n", usage)
+		fs.PrintDefaults()
+	}
 	var cf clientFlags
 	cf.register(fs)
 	if extra != nil {
@@ -273,7 +279,7 @@ func clientCommand(name string, args []string, stderr io.Writer, extra func(fs *
 		return nil, "", flagExit(err)
 	}
 	if len(pos) != 1 {
-		fmt.Fprintf(stderr, "usage: tuxboot %s [flags] UID\n", name)
+		fmt.Fprintln(stderr, usage)
 		return nil, "", exitBadRequest
 	}
 	return cf.client(), pos[0], -1
@@ -303,7 +309,7 @@ func parseInterspersed(fs *flag.FlagSet, args []string) ([]string, error) {
 
 // statusMain is `tuxboot status UID`: the test's status object as JSON.
 func statusMain(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	c, uid, code := clientCommand("status", args, stderr, nil)
+	c, uid, code := clientCommand("status", "UID", args, stderr, nil)
 	if code >= 0 {
 		return code
 	}
@@ -320,7 +326,7 @@ func statusMain(ctx context.Context, args []string, stdout, stderr io.Writer) in
 
 // resultsMain is `tuxboot results UID`: results.json, as stored.
 func resultsMain(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	c, uid, code := clientCommand("results", args, stderr, nil)
+	c, uid, code := clientCommand("results", "UID", args, stderr, nil)
 	if code >= 0 {
 		return code
 	}
@@ -341,7 +347,7 @@ func resultsMain(ctx context.Context, args []string, stdout, stderr io.Writer) i
 // console until the test ends and exits as `tuxboot run` would have.
 func logsMain(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	var follow bool
-	c, uid, code := clientCommand("logs", args, stderr, func(fs *flag.FlagSet) {
+	c, uid, code := clientCommand("logs", "UID", args, stderr, func(fs *flag.FlagSet) {
 		fs.BoolVar(&follow, "follow", false, "stream the log live until the test ends; exit as 'tuxboot run' would")
 	})
 	if code >= 0 {
@@ -374,7 +380,7 @@ func logsMain(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 
 // cancelMain is `tuxboot cancel UID`.
 func cancelMain(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	c, uid, code := clientCommand("cancel", args, stderr, nil)
+	c, uid, code := clientCommand("cancel", "UID", args, stderr, nil)
 	if code >= 0 {
 		return code
 	}

@@ -31,7 +31,12 @@ func reproduceMain(ctx context.Context, args []string, stdin io.Reader, stdout, 
 		args, runArgs = args[:i], args[i+1:]
 	}
 	at := attach{stdin: stdin}
-	c, target, code := clientCommand("reproduce", args, stderr, func(fs *flag.FlagSet) {
+	const operand = `UID|status.json|results.json [-- RUN FLAGS]
+
+Boots here what the server booted: the test UID on the server, or a saved
+status or results JSON file. RUN FLAGS after -- are tuxboot run's, added
+to the original's; --boot-args adds to the original boot's arguments.`
+	c, target, code := clientCommand("reproduce", operand, args, stderr, func(fs *flag.FlagSet) {
 		fs.BoolVar(&at.interactive, "interactive", false, "attach the serial console to this terminal (keystrokes to the guest; Ctrl-A x quits); no timeouts")
 		fs.BoolVar(&at.gdb, "gdb", false, "start QEMU with a gdb stub on a free loopback port, the guest paused at its first instruction; no timeouts")
 	})

@@ -48,7 +48,7 @@ func TestParseInterspersed(t *testing.T) {
 // README spells it.
 func TestClientCommandFlagsAfterUID(t *testing.T) {
 	var follow bool
-	_, uid, code := clientCommand("logs", []string{"UID1", "--follow"}, io.Discard, func(fs *flag.FlagSet) {
+	_, uid, code := clientCommand("logs", "UID", []string{"UID1", "--follow"}, io.Discard, func(fs *flag.FlagSet) {
 		fs.BoolVar(&follow, "follow", false, "")
 	})
 	if code >= 0 || uid != "UID1" || !follow {

@@ -13,6 +13,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"slices"
 	"syscall"
 )
 
@@ -44,7 +45,7 @@ Commands:
             --interactive: the console is yours; --gdb: wait for a debugger)
   version   print the version
 
-Run 'tuxboot COMMAND -h' for a command's flags.
+Run 'tuxboot COMMAND -h' or 'tuxboot help COMMAND' for a command's flags.
 Exit status: 0 pass, 1 fail, 2 bad request, 3 infrastructure error.
 `
 
@@ -144,6 +145,9 @@ func dispatch(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 		fmt.Fprintln(stdout, "tuxboot", version)
 		return exitPass
 	case "help", "-h", "--help":
+		if cmd == "help" && len(rest) > 0 && !slices.Contains([]string{"help", "-h", "--help"}, rest[0]) {
+			return dispatch(ctx, []string{rest[0], "-h"}, stdin, stdout, stderr) // tuxboot help run
+		}
 		fmt.Fprint(stdout, usage)
 		return exitPass
 	default:

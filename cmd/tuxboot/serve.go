@@ -24,6 +24,7 @@ func serveMain(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	fs.SetOutput(stderr)
 	var f schedFlags
 	f.register(fs)
+	fs.Lookup("executor").Usage = "where runners run: local (child processes here), the only executor of serve (kubernetes is tuxboot controller's)"
 	var af apiFlags
 	af.register(fs)
 	dataDir := fs.String("data-dir", defaultDataDir(), "JetStream store and runners' files; the same directory after a restart resumes every boot")
