@@ -22,16 +22,18 @@ import (
 // apiFlags are the HTTP API's flags, shared by `tuxboot serve` and
 // `tuxboot api`.
 type apiFlags struct {
-	listen       string
-	addrFile     string
-	tokensFile   string
-	artefactDirs []string
+	listen          string
+	addrFile        string
+	tokensFile      string
+	artefactDirs    []string
+	callbackPrivate bool
 }
 
 func (f *apiFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.listen, "listen", "127.0.0.1:8080", "HTTP API address (port 0 picks a free one)")
 	fs.StringVar(&f.addrFile, "addr-file", "", "write the HTTP API's address here once it listens (for scripts)")
 	fs.StringVar(&f.tokensFile, "tokens", "", "file of API tokens, one 'TOKEN GROUP' a line; without it the API is open and listens on loopback only")
+	fs.BoolVar(&f.callbackPrivate, "callback-private", false, "let callbacks reach loopback and private addresses even with --tokens (without --tokens they may: the API is loopback-only then)")
 	fs.Func("artefact-dir", "directory whose files requests may name as local paths or file:// URLs (repeatable); without it the API refuses local artefacts, http(s) URLs only", func(dir string) error {
 		f.artefactDirs = append(f.artefactDirs, dir)
 		return nil
@@ -119,7 +121,10 @@ func startAPI(ctx context.Context, f *apiFlags, tokens api.Tokens, dirs []string
 	cbCtx, a.cbCancel = context.WithCancel(ctx)
 	go func() {
 		defer close(a.cbDone)
-		if err := server.RunCallbacks(cbCtx, api.CallbackOptions{}); err != nil {
+		// An open API serves the one person on this host; with tokens,
+		// clients must not aim the server at what only it can reach.
+		opts := api.CallbackOptions{AllowPrivate: tokens == nil || f.callbackPrivate}
+		if err := server.RunCallbacks(cbCtx, opts); err != nil {
 			log.Error().Err(err).Msg("callbacks")
 		}
 	}()

@@ -11,10 +11,13 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -121,6 +124,12 @@ type CallbackOptions struct {
 	// Concurrency bounds the callbacks delivered at once (default 16),
 	// so a slow receiver holds up only its own callbacks.
 	Concurrency int
+	// AllowPrivate lets callbacks reach loopback, private, link-local and
+	// other non-public addresses. Off, a client cannot aim the server's
+	// callbacks at services only the server can reach (a metadata
+	// endpoint, an admin port): the address is checked as it is dialled,
+	// whatever the name resolved to, and redirects are not followed.
+	AllowPrivate bool
 }
 
 // RunCallbacks posts each finished test's status object, signed, to the
@@ -160,7 +169,7 @@ func (s *Server) RunCallbacks(ctx context.Context, opts CallbackOptions) error {
 	if err != nil {
 		return fmt.Errorf("callbacks consumer: %w", err)
 	}
-	client := &http.Client{Timeout: opts.Timeout}
+	client := callbackClient(opts)
 	// This loop takes a slot for each message; its delivery gives it back.
 	// Only as many messages are fetched as there are free slots, so none
 	// waits here while its ack wait runs out.
@@ -264,3 +273,42 @@ func postCallback(ctx context.Context, client *http.Client, target string, body 
 	}
 	return nil
 }
+
+// callbackClient is the HTTP client callbacks are posted with.
+func callbackClient(opts CallbackOptions) *http.Client {
+	if opts.AllowPrivate {
+		return &http.Client{Timeout: opts.Timeout}
+	}
+	dialer := &net.Dialer{Timeout: opts.Timeout, Control: publicOnly}
+	transport := http.DefaultTransport.(*http.Transport).Clone()
+	transport.Proxy = nil // a proxy would dial on the callback's behalf, unchecked
+	transport.DialContext = dialer.DialContext
+	return &http.Client{
+		Timeout:   opts.Timeout,
+		Transport: transport,
+		CheckRedirect: func(*http.Request, []*http.Request) error {
+			return http.ErrUseLastResponse // a 3xx is a failed delivery
+		},
+	}
+}
+
+// publicOnly refuses to dial an address that is not a public unicast one.
+func publicOnly(network, address string, _ syscall.RawConn) error {
+	host, _, err := net.SplitHostPort(address)
+	if err != nil {
+		return fmt.Errorf("callback address %q: %w", address, err)
+	}
+	ip, err := netip.ParseAddr(host)
+	if err != nil {
+		return fmt.Errorf("callback address %q: %w", address, err)
+	}
+	ip = ip.Unmap()
+	if !ip.IsGlobalUnicast() || ip.IsPrivate() || ip.IsLoopback() || ip.IsLinkLocalUnicast() || cgnat.Contains(ip) {
+		return fmt.Errorf("callback to %s refused: not a public address (serve and api allow it with --callback-private)", ip)
+	}
+	return nil
+}
+
+// cgnat is the shared address space of carrier-grade NAT (RFC 6598),
+// which IsPrivate does not cover.
+var cgnat = netip.MustParsePrefix("100.64.0.0/10")

@@ -55,7 +55,7 @@ func TestCallbacksAreSignedAndRetried(t *testing.T) {
 	t.Cleanup(srv.Close)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- s.RunCallbacks(ctx, api.CallbackOptions{Attempts: 3, Backoff: 100 * time.Millisecond}) }()
+	go func() { done <- s.RunCallbacks(ctx, api.CallbackOptions{Attempts: 3, Backoff: 100 * time.Millisecond, AllowPrivate: true}) }()
 	t.Cleanup(func() { cancel(); <-done })
 	deadline := time.Now().Add(20 * time.Second)
 	for {
@@ -171,7 +171,7 @@ func TestSlowCallbackDoesNotDelayOthers(t *testing.T) {
 	done := make(chan error, 1)
 	// A try lasts up to a minute: serial delivery would hold the second callback that long.
 	go func() {
-		done <- s.RunCallbacks(ctx, api.CallbackOptions{Attempts: 2, Backoff: 100 * time.Millisecond, Timeout: time.Minute})
+		done <- s.RunCallbacks(ctx, api.CallbackOptions{Attempts: 2, Backoff: 100 * time.Millisecond, Timeout: time.Minute, AllowPrivate: true})
 	}()
 	t.Cleanup(func() { cancel(); <-done })
 	deadline := time.Now().Add(20 * time.Second)
