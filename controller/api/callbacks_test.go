@@ -55,7 +55,9 @@ func TestCallbacksAreSignedAndRetried(t *testing.T) {
 	t.Cleanup(srv.Close)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- s.RunCallbacks(ctx, api.CallbackOptions{Attempts: 3, Backoff: 100 * time.Millisecond, AllowPrivate: true}) }()
+	go func() {
+		done <- s.RunCallbacks(ctx, api.CallbackOptions{Attempts: 3, Backoff: 100 * time.Millisecond, AllowPrivate: true})
+	}()
 	t.Cleanup(func() { cancel(); <-done })
 	deadline := time.Now().Add(20 * time.Second)
 	for {
