@@ -330,14 +330,19 @@ func resultsMain(ctx context.Context, args []string, stdout, stderr io.Writer) i
 	if code >= 0 {
 		return code
 	}
-	resp, err := c.do(ctx, "GET", "/"+url.PathEscape(uid)+"/results", nil, "application/json")
+	return c.print(ctx, "results", "/"+url.PathEscape(uid)+"/results", "application/json", stdout, stderr)
+}
+
+// print copies a GET's body to stdout, and returns the exit status.
+func (c *client) print(ctx context.Context, cmd, path, accept string, stdout, stderr io.Writer) int {
+	resp, err := c.do(ctx, "GET", path, nil, accept)
 	if err != nil {
-		fmt.Fprintln(stderr, "tuxboot results:", err)
+		fmt.Fprintf(stderr, "tuxboot %s: %v\n", cmd, err)
 		return exitCode(err)
 	}
 	defer resp.Body.Close()
 	if _, err := io.Copy(stdout, resp.Body); err != nil {
-		fmt.Fprintln(stderr, "tuxboot results:", err)
+		fmt.Fprintf(stderr, "tuxboot %s: %v\n", cmd, err)
 		return exitInfra
 	}
 	return exitPass
@@ -365,17 +370,7 @@ func logsMain(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		}
 		return viewExitCode(v)
 	}
-	resp, err := c.do(ctx, "GET", "/"+url.PathEscape(uid)+"/logs", nil, "text/plain")
-	if err != nil {
-		fmt.Fprintln(stderr, "tuxboot logs:", err)
-		return exitCode(err)
-	}
-	defer resp.Body.Close()
-	if _, err := io.Copy(stdout, resp.Body); err != nil {
-		fmt.Fprintln(stderr, "tuxboot logs:", err)
-		return exitInfra
-	}
-	return exitPass
+	return c.print(ctx, "logs", "/"+url.PathEscape(uid)+"/logs", "text/plain", stdout, stderr)
 }
 
 // cancelMain is `tuxboot cancel UID`.

@@ -220,19 +220,29 @@ func writeError(w http.ResponseWriter, code int, msg string, reasons ...string) 
 	writeJSON(w, code, apiError{Error: msg, Reason: reasons})
 }
 
+// readBody reads a request body of at most a queue message's size, or
+// answers why not; what ("request", "plan") names it in the answer.
+func readBody(w http.ResponseWriter, r *http.Request, what string) ([]byte, bool) {
+	body, err := io.ReadAll(io.LimitReader(r.Body, queue.MaxRequestBytes+1))
+	if err != nil {
+		writeError(w, http.StatusBadRequest, "cannot read the "+what+": "+err.Error())
+		return nil, false
+	}
+	if len(body) > queue.MaxRequestBytes {
+		writeError(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("a %s is at most %d bytes", what, queue.MaxRequestBytes))
+		return nil, false
+	}
+	return body, true
+}
+
 func (s *Server) submit(w http.ResponseWriter, r *http.Request) {
 	group, project := r.PathValue("group"), r.PathValue("project")
 	if !nameRE.MatchString(group) || !nameRE.MatchString(project) {
 		writeError(w, http.StatusBadRequest, "invalid group or project name")
 		return
 	}
-	body, err := io.ReadAll(io.LimitReader(r.Body, queue.MaxRequestBytes+1))
-	if err != nil {
-		writeError(w, http.StatusBadRequest, "cannot read the request body: "+err.Error())
-		return
-	}
-	if len(body) > queue.MaxRequestBytes {
-		writeError(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("a request is at most %d bytes", queue.MaxRequestBytes))
+	body, ok := readBody(w, r, "request")
+	if !ok {
 		return
 	}
 	var sub Submission

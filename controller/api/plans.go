@@ -14,7 +14,6 @@ import (
 	"github.com/nats-io/nuid"
 	"sigs.k8s.io/yaml"
 
-	"github.com/tuxboot/tuxboot/controller/queue"
 	"github.com/tuxboot/tuxboot/controller/store"
 	"github.com/tuxboot/tuxboot/runner/boot"
 )
@@ -110,18 +109,14 @@ func (s *Server) submitPlan(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusUnsupportedMediaType, "a plan is JSON (application/json) or YAML (application/yaml), not "+ct)
 		return
 	}
-	body, err := io.ReadAll(io.LimitReader(r.Body, queue.MaxRequestBytes+1))
-	if err != nil {
-		writeError(w, http.StatusBadRequest, "cannot read the plan: "+err.Error())
-		return
-	}
-	if len(body) > queue.MaxRequestBytes {
-		writeError(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("a plan is at most %d bytes", queue.MaxRequestBytes))
+	body, ok := readBody(w, r, "plan")
+	if !ok {
 		return
 	}
 	if isYAML {
 		// Through JSON, so both forms share one strict decoder: a
 		// misspelt field is refused in YAML as in JSON.
+		var err error
 		if body, err = yaml.YAMLToJSONStrict(body); err != nil {
 			writeError(w, http.StatusBadRequest, "invalid plan", "body: "+err.Error())
 			return
