@@ -10,7 +10,6 @@ import (
 	"os"
 	"time"
 
-	"github.com/nats-io/nats.go"
 	"github.com/rs/zerolog"
 
 	"github.com/tuxboot/tuxboot/controller/api"
@@ -38,6 +37,17 @@ func (f *apiFlags) register(fs *flag.FlagSet) {
 		f.artefactDirs = append(f.artefactDirs, dir)
 		return nil
 	})
+}
+
+// access checks --tokens and --artefact-dir, before anything starts, and
+// returns who may use the API and where local artefacts may come from.
+func (f *apiFlags) access() (api.Tokens, []string, error) {
+	tokens, err := f.tokens()
+	if err != nil {
+		return nil, nil, err
+	}
+	dirs, err := f.dirs()
+	return tokens, dirs, err
 }
 
 // dirs resolves --artefact-dir: each must be an existing directory.
@@ -77,7 +87,7 @@ type apiService struct {
 
 // startAPI listens on f.listen and serves the API of q, with the builtin
 // device table to validate requests and local artefacts allowed under
-// dirs (f.dirs()), and delivers callbacks, until Stop.
+// dirs (f.access()), and delivers callbacks, until Stop.
 func startAPI(ctx context.Context, f *apiFlags, tokens api.Tokens, dirs []string, q *queue.Queue, log zerolog.Logger) (*apiService, error) {
 	devices := device.Builtin()
 	server := &api.Server{
@@ -167,29 +177,19 @@ func apiMain(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "tuxboot api:", err)
 		return exitBadRequest
 	}
-	tokens, err := f.tokens()
+	tokens, dirs, err := f.access()
 	if err != nil {
 		fmt.Fprintln(stderr, "tuxboot api:", err)
 		return exitBadRequest
 	}
-	dirs, err := f.dirs()
-	if err != nil {
-		fmt.Fprintln(stderr, "tuxboot api:", err)
-		return exitBadRequest
-	}
-	nc, err := nats.Connect(*natsURL, nats.Name("tuxboot api"), nats.MaxReconnects(-1))
-	if err != nil {
-		log.Error().Err(err).Msg("connect to NATS")
-		return exitInfra
-	}
-	defer nc.Close()
 	// Open, not Attach: the API may start before any controller has made
 	// the streams, and the request stream is the API's to fill.
-	q, err := queue.Open(ctx, nc, queue.Options{})
+	q, err := openQueue(ctx, *natsURL, "tuxboot api", queue.Options{})
 	if err != nil {
-		log.Error().Err(err).Msg("set up JetStream")
+		log.Error().Err(err).Msg("NATS")
 		return exitInfra
 	}
+	defer q.NC.Close()
 	a, err := startAPI(ctx, &f, tokens, dirs, q, log)
 	if err != nil {
 		log.Error().Err(err).Msg("start the API")

@@ -125,17 +125,12 @@ func controllerMain(ctx context.Context, args []string, stdout, stderr io.Writer
 		fmt.Fprintln(stderr, "tuxboot controller:", err)
 		return exitBadRequest
 	}
-	nc, err := nats.Connect(*natsURL, nats.Name("tuxboot controller"), nats.MaxReconnects(-1))
+	q, err := openQueue(ctx, *natsURL, "tuxboot controller", f.queueOptions())
 	if err != nil {
-		log.Error().Err(err).Msg("connect to NATS")
+		log.Error().Err(err).Msg("NATS")
 		return exitInfra
 	}
-	defer nc.Close()
-	q, err := queue.Open(ctx, nc, f.queueOptions())
-	if err != nil {
-		log.Error().Err(err).Msg("set up JetStream")
-		return exitInfra
-	}
+	defer q.NC.Close()
 	if f.executor == "kubernetes" {
 		return f.kube.run(ctx, &f, q, *natsURL, log)
 	}
@@ -150,4 +145,20 @@ func controllerMain(ctx context.Context, args []string, stdout, stderr io.Writer
 	}
 	log.Info().Msg("controller stopped")
 	return exitPass
+}
+
+// openQueue connects to a NATS server someone else runs, reconnecting for
+// as long as the process lives, and opens TuxBoot's streams there. The
+// caller closes q.NC.
+func openQueue(ctx context.Context, natsURL, name string, opts queue.Options) (*queue.Queue, error) {
+	nc, err := nats.Connect(natsURL, nats.Name(name), nats.MaxReconnects(-1))
+	if err != nil {
+		return nil, fmt.Errorf("connect to %s: %w", natsURL, err)
+	}
+	q, err := queue.Open(ctx, nc, opts)
+	if err != nil {
+		nc.Close()
+		return nil, fmt.Errorf("set up JetStream on %s: %w", natsURL, err)
+	}
+	return q, nil
 }

@@ -42,12 +42,7 @@ func serveMain(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		return exitBadRequest
 	}
 	f.workDir = filepath.Join(*dataDir, "runners")
-	tokens, err := af.tokens()
-	if err != nil {
-		fmt.Fprintln(stderr, "tuxboot serve:", err)
-		return exitBadRequest
-	}
-	dirs, err := af.dirs()
+	tokens, dirs, err := af.access()
 	if err != nil {
 		fmt.Fprintln(stderr, "tuxboot serve:", err)
 		return exitBadRequest
