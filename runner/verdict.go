@@ -44,20 +44,16 @@ func stopByHost(why string) stop { return stop{reason: stopHostShutdown, why: wh
 // more about (s390 stops inside its panic) is judged now, not when the
 // no-output timeout ends the boot.
 func (b *run) watch(ctx context.Context, m *qemu.Machine, sink *consoleSink) stop {
-	if b.runner.attended() {
-		// A person ends it, or the guest does.
-		select {
-		case <-ctx.Done():
-			return stop{reason: stopContext, err: context.Cause(ctx)}
-		case <-m.Exited():
-			return stop{reason: stopQEMUExited}
-		case <-m.GuestShutdown():
-			return stop{reason: stopGuestShutdown}
-		}
-	}
 	to := b.req.Timeouts
-	tick := time.NewTicker(200 * time.Millisecond)
-	defer tick.Stop()
+	// An attended boot has no timeouts: a person ends it, or the guest
+	// does; it only waits.
+	attended := b.runner.attended()
+	var tickC <-chan time.Time
+	if !attended {
+		tick := time.NewTicker(200 * time.Millisecond)
+		defer tick.Stop()
+		tickC = tick.C
+	}
 	for {
 		select {
 		case <-ctx.Done():
@@ -67,7 +63,10 @@ func (b *run) watch(ctx context.Context, m *qemu.Machine, sink *consoleSink) sto
 		case <-m.GuestShutdown():
 			return stop{reason: stopGuestShutdown}
 		case <-b.changed:
-		case <-tick.C:
+		case <-tickC:
+		}
+		if attended {
+			continue
 		}
 		now := time.Now()
 		quiet := func() bool { return time.Since(m.LastOutput()) >= consoleQuiet }
