@@ -48,27 +48,32 @@ func (rc *receiver) state() (tries int, bodies [][]byte, sigs []string) {
 	return rc.tries, rc.bodies, rc.sigs
 }
 
-func TestCallbacksAreSignedAndRetried(t *testing.T) {
-	q := queuetest.New(t, queue.Options{AckWait: 2 * time.Second})
-	s := &api.Server{Queue: q, Log: zerolog.Nop()}
-	srv := httptest.NewServer(s.Handler())
-	t.Cleanup(srv.Close)
+// runCallbacks delivers s's callbacks until the test ends, and returns
+// once they are read from the stream.
+func runCallbacks(t *testing.T, s *api.Server, q *queue.Queue, opts api.CallbackOptions) {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() {
-		done <- s.RunCallbacks(ctx, api.CallbackOptions{Attempts: 3, Backoff: 100 * time.Millisecond, AllowPrivate: true})
-	}()
+	go func() { done <- s.RunCallbacks(ctx, opts) }()
 	t.Cleanup(func() { cancel(); <-done })
 	deadline := time.Now().Add(20 * time.Second)
 	for {
 		if _, err := q.Boots.Consumer(context.Background(), "api-callbacks"); err == nil {
-			break
+			return
 		}
 		if time.Now().After(deadline) {
 			t.Fatal("no callbacks consumer")
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
+}
+
+func TestCallbacksAreSignedAndRetried(t *testing.T) {
+	q := queuetest.New(t, queue.Options{AckWait: 2 * time.Second})
+	s := &api.Server{Queue: q, Log: zerolog.Nop()}
+	srv := httptest.NewServer(s.Handler())
+	t.Cleanup(srv.Close)
+	runCallbacks(t, s, q, api.CallbackOptions{Attempts: 3, Backoff: 100 * time.Millisecond, AllowPrivate: true})
 	startController(t, q)
 
 	flaky := &receiver{failures: 1}
@@ -92,7 +97,7 @@ func TestCallbacksAreSignedAndRetried(t *testing.T) {
 	passing := submit("pass", deadSrv.URL+"/hook")
 
 	// Delivered on the second try, signed with the published key.
-	deadline = time.Now().Add(30 * time.Second)
+	deadline := time.Now().Add(30 * time.Second)
 	for {
 		if _, bodies, _ := flaky.state(); len(bodies) == 1 {
 			break
@@ -169,23 +174,8 @@ func TestSlowCallbackDoesNotDelayOthers(t *testing.T) {
 	fastSrv := httptest.NewServer(fast)
 	t.Cleanup(fastSrv.Close)
 
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
 	// A try lasts up to a minute: serial delivery would hold the second callback that long.
-	go func() {
-		done <- s.RunCallbacks(ctx, api.CallbackOptions{Attempts: 2, Backoff: 100 * time.Millisecond, Timeout: time.Minute, AllowPrivate: true})
-	}()
-	t.Cleanup(func() { cancel(); <-done })
-	deadline := time.Now().Add(20 * time.Second)
-	for {
-		if _, err := q.Boots.Consumer(context.Background(), "api-callbacks"); err == nil {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("no callbacks consumer")
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	runCallbacks(t, s, q, api.CallbackOptions{Attempts: 2, Backoff: 100 * time.Millisecond, Timeout: time.Minute, AllowPrivate: true})
 	startController(t, q)
 	submit := func(callback string) string {
 		code, data := call(t, "POST", srv.URL+base, `{"device":"qemu-arm64","kernel":"http://h/k","boot_args":"pass","callback":"`+callback+`"}`)
@@ -202,7 +192,7 @@ func TestSlowCallbackDoesNotDelayOthers(t *testing.T) {
 	}
 	posted := time.Now()
 	second := submit(fastSrv.URL + "/hook")
-	deadline = time.Now().Add(20 * time.Second)
+	deadline := time.Now().Add(20 * time.Second)
 	for {
 		if _, bodies, _ := fast.state(); len(bodies) == 1 {
 			if v := view(t, bodies[0]); v.UID != second || v.Result != "pass" {
